@@ -1,0 +1,37 @@
+# simlib — the two commands a user needs are `make demo` and `make test`.
+# The first use of any target creates .venv and installs the project into it.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint bench clean-venv help
+
+help:
+	@echo "make demo   - simulate every shipped scenario against the baseline and print the comparison"
+	@echo "make test   - run the test suite (creates .venv on first use)"
+	@echo "make lint   - ruff check"
+	@echo "make bench  - speed and memory benchmarks (prints the figures)"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip 2>/dev/null
+	$(BIN)/python -m pip install --quiet -e ".[dev,dask]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/simlib demo
+
+test: $(STAMP)
+	$(BIN)/ruff check simlib tests benchmarks
+	$(BIN)/python -m pytest -q -n 2
+
+lint: $(STAMP)
+	$(BIN)/ruff check simlib tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_engine.py
+
+clean-venv:
+	rm -rf $(VENV)

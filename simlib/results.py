@@ -1,0 +1,359 @@
+"""Results as data: tidy monthly frames, per-replication totals, summaries with 90% intervals, plots.
+
+A :class:`SimulationResult` holds the exact counts of a run (replication × month × segment × metric)
+and derives everything else on demand. A :class:`Comparison` holds a baseline and a reform run on the
+same customers with the same draws, so its per-replication differences are the policy's effect.
+Intervals are the 5th–95th percentiles across replications: they include the Monte Carlo noise and
+the parameter uncertainty of any behavioural parameter given as a distribution.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .metrics import COUNTED, derive
+from .scenario import Scenario
+
+COVERAGE = 0.9
+
+SUMMARY_METRICS: dict[str, tuple[str, str]] = {
+    "net_revenue": ("Net revenue over the horizon", "{cur}"),
+    "npv_net_revenue": ("Net present value of net revenue", "{cur}"),
+    "gross_revenue": ("Gross revenue", "{cur}"),
+    "refunds": ("Refunds and goodwill credits", "{cur}"),
+    "total_cost": ("Operating costs of the policy levers", "{cur}"),
+    "fines": ("Compliance fines", "{cur}"),
+    "monthly_churn_rate": ("Average monthly churn rate", "share/month"),
+    "complaints_per_1000": ("Complaints per 1,000 customers per month", "per 1,000/month"),
+    "escalations_per_100000_per_quarter": (
+        "Complaints escalated to the regulator per 100,000 customers per quarter",
+        "per 100,000/quarter",
+    ),
+    "active_end": ("Active customers in the last month", "customers"),
+    "acquired": ("New customers over the horizon", "customers"),
+    "churned": ("Customers lost over the horizon", "customers"),
+    "churned_baseline": ("… lost for personal reasons (baseline)", "customers"),
+    "churned_price": ("… lost because the bill exceeded what they would pay", "customers"),
+    "churned_price_rise": ("… lost because the bill rose above their reference price", "customers"),
+    "churned_complaint": ("… lost over complaints", "customers"),
+    "complaints": ("Complaints", "complaints"),
+    "complaints_surprise": ("… about a surprising bill", "complaints"),
+    "complaints_billing_error": ("… about a billing error", "complaints"),
+    "complaints_fee_increase": ("… about a fee increase", "complaints"),
+    "complaints_penalty_fee": ("… about a penalty fee", "complaints"),
+    "complaints_resolved": ("Complaints resolved", "complaints"),
+    "complaints_unresolved": ("Complaints handled but not resolved", "complaints"),
+    "complaints_escalated": ("Complaints escalated to the regulator", "cases"),
+    "complaint_backlog_end": ("Complaints waiting at the end", "complaints"),
+    "billing_errors_made": ("Overcharges made", "errors"),
+    "billing_errors_found_by_audit": ("Overcharges found by audits", "errors"),
+    "billing_errors_refunded_on_complaint": ("Overcharges refunded after a complaint", "errors"),
+    "billing_errors_never_found": ("Overcharges never found (left with the customer or open)", "errors"),
+    "compliance_breaches": ("Compliance breaches", "breaches"),
+    "customer_lifetime_value": ("Customer lifetime value (net, discounted)", "{cur}/customer"),
+}
+
+
+def _interval(values: np.ndarray, coverage: float = COVERAGE) -> tuple[float, float]:
+    tail = (1.0 - coverage) / 2.0
+    low, high = np.quantile(values, [tail, 1.0 - tail])
+    return float(low), float(high)
+
+
+def summarise(frame: pd.DataFrame, units: dict[str, str], coverage: float = COVERAGE) -> pd.DataFrame:
+    """Mean, interval and Monte Carlo standard error of each column across replications (rows)."""
+    rows = []
+    for column in frame.columns:
+        values = frame[column].to_numpy(dtype=float)
+        values = values[~np.isnan(values)]
+        if len(values) == 0:
+            continue
+        low, high = _interval(values, coverage)
+        rows.append(
+            {
+                "metric": column,
+                "mean": float(values.mean()),
+                "low": low,
+                "high": high,
+                "mc_standard_error": float(values.std(ddof=1) / np.sqrt(len(values)))
+                if len(values) > 1
+                else float("nan"),
+                "unit": units.get(column, ""),
+            }
+        )
+    return pd.DataFrame(rows).set_index("metric")
+
+
+def write_atomic(path: Path, write: Any) -> None:
+    """Write through a temporary file in the same folder, then rename: never a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(descriptor)
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """Provenance of a run: enough to re-run it."""
+
+    scenario: str
+    scenario_fingerprint: str
+    customers: int
+    months: int
+    replications: int
+    seed: int
+    chunk_size: int
+    workers: int
+    simlib_version: str
+    rule_actions: list
+
+
+class SimulationResult:
+    """The outcome of simulating one scenario.
+
+    Attributes
+    ----------
+    scenario : the resolved scenario.
+    counts : array (replication, month, segment, counted metric) of exact counts (money in cents).
+    """
+
+    def __init__(self, scenario: Scenario, counts: np.ndarray, info: RunInfo):
+        self.scenario = scenario
+        self.counts = counts
+        self.info = info
+        self.segments = tuple(s.name for s in scenario.population.segments)
+        self._monthly: pd.DataFrame | None = None
+
+    @property
+    def currency(self) -> str:
+        return self.scenario.simulation.currency
+
+    @property
+    def monthly(self) -> pd.DataFrame:
+        """Tidy frame: one row per replication × month × segment, one column per metric."""
+        if self._monthly is None:
+            reps, months = self.counts.shape[:2]
+            index = pd.MultiIndex.from_product(
+                [range(reps), range(months), self.segments], names=["replication", "month", "segment"]
+            )
+            counts = pd.DataFrame(self.counts.reshape(-1, len(COUNTED)), index=index, columns=COUNTED)
+            self._monthly = derive(counts, self.scenario.model).reset_index()
+        return self._monthly
+
+    def by_month(self) -> pd.DataFrame:
+        """Population totals per replication and month (segments added up, rates recomputed)."""
+        summed = self.counts.sum(axis=2)
+        reps, months, _ = summed.shape
+        index = pd.MultiIndex.from_product([range(reps), range(months)], names=["replication", "month"])
+        frame = pd.DataFrame(summed.reshape(-1, len(COUNTED)), index=index, columns=COUNTED)
+        return derive(frame, self.scenario.model).reset_index()
+
+    def totals(self, segment: str | None = None) -> pd.DataFrame:
+        """One row per replication with the horizon's summary metrics (for one segment, or all)."""
+        counts = self.counts
+        if segment is not None:
+            counts = counts[:, :, [self.segments.index(segment)], :]
+        per_month = counts.sum(axis=2)
+        reps = per_month.shape[0]
+        index = pd.MultiIndex.from_product([range(reps), range(per_month.shape[1])])
+        monthly = derive(
+            pd.DataFrame(per_month.reshape(-1, len(COUNTED)), index=index, columns=COUNTED),
+            self.scenario.model,
+        )
+        monthly.index.names = ["replication", "month"]
+        months = per_month.shape[1]
+        annual = self.scenario.simulation.discount_rate_annual
+        discount = (1.0 + annual) ** (-(np.arange(months) + 1) / 12.0)
+        sums = monthly.groupby(level="replication").sum(numeric_only=True)
+        last = monthly.xs(months - 1, level="month")
+        out = pd.DataFrame(index=sums.index)
+        for name in (
+            "net_revenue",
+            "gross_revenue",
+            "refunds",
+            "total_cost",
+            "fines",
+            "acquired",
+            "churned",
+            "churned_baseline",
+            "churned_price",
+            "churned_price_rise",
+            "churned_complaint",
+            "complaints",
+            "complaints_surprise",
+            "complaints_billing_error",
+            "complaints_fee_increase",
+            "complaints_penalty_fee",
+            "complaints_resolved",
+            "complaints_unresolved",
+            "complaints_escalated",
+            "billing_errors_made",
+            "billing_errors_found_by_audit",
+            "billing_errors_refunded_on_complaint",
+            "compliance_breaches",
+        ):
+            out[name] = sums[name]
+        net = monthly["net_revenue"].unstack("month").to_numpy()
+        out["npv_net_revenue"] = net @ discount
+        customer_months = sums["active"]
+        out["monthly_churn_rate"] = sums["churned"] / customer_months
+        out["complaints_per_1000"] = sums["complaints"] / customer_months * 1000.0
+        out["escalations_per_100000_per_quarter"] = sums["complaints_escalated"] / customer_months * 3e5
+        out["active_end"] = last["active"]
+        out["complaint_backlog_end"] = last["complaint_backlog"]
+        out["billing_errors_never_found"] = (
+            sums["billing_errors_lost_at_churn"] + last["billing_errors_outstanding"]
+        )
+        monthly_discount = (1.0 + annual) ** (1.0 / 12.0) - 1.0
+        margin = sums["net_revenue"] / customer_months
+        churn = out["monthly_churn_rate"]
+        out["customer_lifetime_value"] = margin * (1.0 + monthly_discount) / (monthly_discount + churn)
+        for cost in [c for c in monthly.columns if c.startswith("cost_")]:
+            out[cost] = sums[cost]
+        return out
+
+    def units(self) -> dict[str, str]:
+        """Unit of each summary metric, with the currency filled in."""
+        units = {k: u for k, (_, u) in SUMMARY_METRICS.items()}
+        units.update({c: "{cur}" for c in self.totals().columns if c.startswith("cost_")})
+        return {k: v.replace("{cur}", self.currency) for k, v in units.items()}
+
+    def summary(self, coverage: float = COVERAGE, segment: str | None = None) -> pd.DataFrame:
+        """Mean, 90% interval (5th–95th percentile across replications) and MC standard error."""
+        return summarise(self.totals(segment), self.units(), coverage)
+
+    def plot(
+        self, metric: str = "active", ax: Any = None, coverage: float = COVERAGE, label: str | None = None
+    ):
+        """Monthly mean of a metric with its interval band across replications."""
+        import matplotlib.pyplot as plt
+
+        ax = ax or plt.subplots(figsize=(7, 3.5))[1]
+        table = self.by_month().pivot(index="month", columns="replication", values=metric)
+        tail = (1 - coverage) / 2
+        ax.fill_between(
+            table.index, table.quantile(tail, axis=1), table.quantile(1 - tail, axis=1), alpha=0.25
+        )
+        ax.plot(table.index, table.mean(axis=1), label=label or self.scenario.name)
+        ax.set_xlabel("month")
+        ax.set_ylabel(metric.replace("_", " "))
+        return ax
+
+    def provenance(self) -> dict[str, Any]:
+        """Run settings, versions and the resolved scenario's fingerprint."""
+        return asdict(self.info)
+
+    def save(self, folder: str | Path, overwrite: bool = False) -> Path:
+        """Write monthly (Parquet, CSV), summary (CSV), the resolved scenario and provenance.
+
+        Refuses to write into a folder that already holds results unless ``overwrite`` is set.
+        """
+        folder = Path(folder)
+        if (folder / "summary.csv").exists() and not overwrite:
+            raise FileExistsError(f"{folder} already holds results; choose another folder or overwrite")
+        folder.mkdir(parents=True, exist_ok=True)
+        monthly = self.monthly
+        write_atomic(folder / "monthly.parquet", lambda p: monthly.to_parquet(p, index=False))
+        write_atomic(folder / "monthly.csv", lambda p: monthly.to_csv(p, index=False))
+        summary = self.summary()
+        write_atomic(
+            folder / "scenario.json",
+            lambda p: Path(p).write_text(json.dumps(self.scenario.as_dict(), indent=2)),
+        )
+        write_atomic(
+            folder / "provenance.json", lambda p: Path(p).write_text(json.dumps(self.provenance(), indent=2))
+        )
+        write_atomic(folder / "summary.csv", lambda p: summary.to_csv(p))
+        return folder
+
+
+class Comparison:
+    """A reform against a baseline, simulated on the same customers with the same draws."""
+
+    def __init__(self, baseline: SimulationResult, reform: SimulationResult, winners_losers: np.ndarray):
+        self.baseline = baseline
+        self.reform = reform
+        self.winners_losers_counts = winners_losers
+
+    def differences(self) -> pd.DataFrame:
+        """Reform minus baseline, per replication, for every summary metric."""
+        return self.reform.totals() - self.baseline.totals()
+
+    def summary(self, coverage: float = COVERAGE) -> pd.DataFrame:
+        """Per metric: baseline, reform and paired difference (reform − baseline), each with its
+        mean and interval, plus the shares of winners and losers."""
+        units = self.baseline.units()
+        parts = []
+        for prefix, frame in (
+            ("baseline", self.baseline.totals()),
+            ("reform", self.reform.totals()),
+            ("difference", self.differences()),
+        ):
+            table = summarise(frame, units, coverage)
+            columns = ["mean", "low", "high"] + (["mc_standard_error"] if prefix == "difference" else [])
+            parts.append(table[columns].add_prefix(f"{prefix}_"))
+        out = pd.concat(parts, axis=1)
+        out["unit"] = pd.Series(units)
+        shares = self.winners_losers(coverage).loc["all segments"]
+        extra = pd.DataFrame(
+            {
+                "reform_mean": [shares[f"{kind}_share"] for kind in ("winners", "losers")],
+                "reform_low": [shares[f"{kind}_low"] for kind in ("winners", "losers")],
+                "reform_high": [shares[f"{kind}_high"] for kind in ("winners", "losers")],
+                "unit": "share of customers",
+            },
+            index=["winners_share", "losers_share"],
+        )
+        out = pd.concat([out, extra])
+        out.index.name = "metric"
+        return out
+
+    def winners_losers(self, coverage: float = COVERAGE) -> pd.DataFrame:
+        """Share of initial customers whose average monthly charge fell (winners) or rose (losers)
+        by more than 5% against the baseline, per segment and overall, with intervals."""
+        counts = self.winners_losers_counts
+        names = [*self.baseline.segments, "all segments"]
+        counts = np.concatenate([counts, counts.sum(axis=1, keepdims=True)], axis=1)
+        rows = []
+        for index, name in enumerate(names):
+            compared = np.maximum(counts[:, index, 0], 1.0)
+            row: dict[str, Any] = {"segment": name, "customers_compared": counts[:, index, 0].mean()}
+            for column, kind in ((1, "winners"), (2, "losers")):
+                share = counts[:, index, column] / compared
+                low, high = _interval(share, coverage)
+                row.update({f"{kind}_share": share.mean(), f"{kind}_low": low, f"{kind}_high": high})
+            rows.append(row)
+        return pd.DataFrame(rows).set_index("segment")
+
+    def plot(self, metric: str = "net_revenue", ax: Any = None, coverage: float = COVERAGE):
+        """The paired monthly difference of a metric with its interval band."""
+        import matplotlib.pyplot as plt
+
+        ax = ax or plt.subplots(figsize=(7, 3.5))[1]
+        base = self.baseline.by_month().pivot(index="month", columns="replication", values=metric)
+        reform = self.reform.by_month().pivot(index="month", columns="replication", values=metric)
+        diff = reform - base
+        tail = (1 - coverage) / 2
+        ax.fill_between(diff.index, diff.quantile(tail, axis=1), diff.quantile(1 - tail, axis=1), alpha=0.25)
+        ax.plot(
+            diff.index,
+            diff.mean(axis=1),
+            label=f"{self.reform.scenario.name} − {self.baseline.scenario.name}",
+        )
+        ax.axhline(0.0, color="grey", linewidth=0.8)
+        ax.set_xlabel("month")
+        ax.set_ylabel(f"Δ {metric.replace('_', ' ')}")
+        return ax

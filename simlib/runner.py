@@ -1,0 +1,366 @@
+"""Running scenarios: replications, chunks, workers, adjustment rules, and the paired comparison.
+
+The engine simulates one chunk of one replication. This module fans those out (in-process or on a
+pool of worker processes), streams the per-chunk counts into per-replication totals, and iterates
+the adjustment rules: a rule reacts to a population-wide metric, so a run is repeated from the
+start with the rule's action scheduled until the actions it implies no longer change. Because every
+draw is keyed by customer and month, the repeated runs agree up to the action month exactly.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .engine import ChunkResult, RunPlan, chunk_bounds, simulate_chunk
+from .metrics import INDEX
+from .parameters import AdjustmentRule, ScenarioModel
+from .results import Comparison, RunInfo, SimulationResult
+from .scenario import Scenario
+from .schedule import RuleAction
+
+DEFAULT_CHUNK_SIZE = 65_536
+WINNER_LOSER_THRESHOLD = 0.05
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Size and seed of a run (command-line / API overrides of ``simulation``)."""
+
+    customers: int
+    months: int
+    replications: int
+    seed: int
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+    workers: int = 1
+
+    @classmethod
+    def resolve(
+        cls,
+        scenario: Scenario,
+        customers: int | None = None,
+        months: int | None = None,
+        replications: int | None = None,
+        seed: int | None = None,
+        chunk_size: int | None = None,
+        workers: int | None = None,
+    ) -> RunSettings:
+        sim = scenario.simulation
+        settings = cls(
+            customers=sim.customers if customers is None else int(customers),
+            months=sim.months if months is None else int(months),
+            replications=sim.replications if replications is None else int(replications),
+            seed=sim.seed if seed is None else int(seed),
+            chunk_size=DEFAULT_CHUNK_SIZE if chunk_size is None else int(chunk_size),
+            workers=1 if workers is None else (os.cpu_count() or 1) if workers == 0 else int(workers),
+        )
+        for name in ("customers", "months", "replications", "chunk_size", "workers"):
+            if getattr(settings, name) < 1:
+                raise ValueError(f"{name} must be at least 1 (got {getattr(settings, name)})")
+        if settings.seed < 0:
+            raise ValueError(f"seed must be non-negative (got {settings.seed})")
+        last_change = max((c.month for c in scenario.fee_changes), default=0)
+        if last_change >= settings.months:
+            raise ValueError(
+                f"{scenario.name}: a fee change takes effect in month {last_change}, beyond the "
+                f"{settings.months}-month horizon; use more months"
+            )
+        return settings
+
+
+@dataclass(frozen=True)
+class _Task:
+    plans: tuple[RunPlan, ...]
+    start: int
+    stop: int
+    paired: bool
+
+
+def _run_task(task: _Task) -> tuple[ChunkResult, ...]:
+    return tuple(simulate_chunk(plan, task.start, task.stop, task.paired) for plan in task.plans)
+
+
+def _monitored(counts: np.ndarray, metric: str) -> np.ndarray:
+    """A population-wide monthly metric from (month, segment, metric) counts."""
+    total = counts.sum(axis=1)
+    active = np.maximum(total[:, INDEX["active"]], 1.0)
+    if metric == "complaints_per_1000":
+        return total[:, INDEX["complaints"]] / active * 1000.0
+    if metric == "monthly_churn_percent":
+        return total[:, INDEX["churned"]] / active * 100.0
+    return total[:, INDEX["complaints_escalated"]] / active * 100_000.0
+
+
+def implied_actions(rules: Iterable[AdjustmentRule], counts: np.ndarray) -> tuple[RuleAction, ...]:
+    """The rule actions a trajectory implies: a rule acts at the end of the month in which its
+    metric has been above the threshold for ``for_months`` months in a row, and its change applies
+    from the next month. After acting, the streak starts again."""
+    actions: list[RuleAction] = []
+    months = counts.shape[0]
+    for rule in rules:
+        series = _monitored(counts, rule.metric)
+        streak = acted = 0
+        for month in range(months - 1):
+            streak = streak + 1 if series[month] > rule.above else 0
+            if streak >= rule.for_months and acted < rule.max_times:
+                actions.append(
+                    RuleAction(rule.name, month + 1, rule.parameter, 1.0 + rule.change_percent / 100)
+                )
+                acted += 1
+                streak = 0
+    return tuple(sorted(actions, key=lambda a: (a.month, a.rule)))
+
+
+def next_actions(current: tuple[RuleAction, ...], implied: tuple[RuleAction, ...]) -> tuple[RuleAction, ...]:
+    """Keep the actions both agree on up to their first disagreement, then take the implied one
+    there. The trajectory before that month is unaffected, so each iteration fixes one more month."""
+    if current == implied:
+        return current
+    first = min(
+        [a.month for a in set(current) ^ set(implied)],
+        default=0,
+    )
+    return tuple(a for a in implied if a.month <= first)
+
+
+class _Pool:
+    """Runs chunk tasks in-process or on worker processes; yields results in task order."""
+
+    def __init__(self, workers: int):
+        self.workers = workers
+        self._executor: Executor | None = None
+
+    def __enter__(self) -> _Pool:
+        if self.workers > 1:
+            self._executor = ProcessPoolExecutor(self.workers)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(cancel_futures=True)
+
+    def map(self, tasks: list[_Task]) -> Iterator[tuple[ChunkResult, ...]]:
+        if self._executor is None:
+            return map(_run_task, tasks)
+        return self._executor.map(_run_task, tasks)
+
+
+@dataclass
+class ReplicationOutcome:
+    """Per replication: counts for each scenario, rule actions, and winner/loser shares."""
+
+    counts: list[np.ndarray]
+    actions: list[tuple[RuleAction, ...]]
+    winners_losers: np.ndarray | None = None
+
+
+def run_replications(
+    scenarios: list[Scenario],
+    settings: RunSettings,
+    progress: bool = True,
+    on_progress: Callable[[int], None] | None = None,
+) -> list[ReplicationOutcome]:
+    """Simulate one or two scenarios (paired) for every replication.
+
+    With two scenarios, each chunk task simulates both on the same customers and also returns each
+    first-cohort customer's mean monthly charge, from which winners and losers are counted.
+    """
+    bounds = chunk_bounds(settings.customers, settings.chunk_size)
+    paired = len(scenarios) == 2
+    models = [[s.realise(r, settings.seed) for s in scenarios] for r in range(settings.replications)]
+    segment_count = len(scenarios[0].population.segments)
+    outcomes: list[ReplicationOutcome] = []
+    bar = tqdm(
+        total=settings.replications * len(bounds) * len(scenarios),
+        unit="chunk",
+        desc=f"{len(bounds)} chunks × {settings.months} months × {settings.replications} reps",
+        disable=not progress,
+        leave=False,
+    )
+    with bar, _Pool(settings.workers) as pool:
+
+        def execute(plans_per_rep: list[tuple[RunPlan, ...]], track: bool) -> list[list[ChunkResult]]:
+            tasks = [_Task(plans, start, stop, track) for plans in plans_per_rep for start, stop in bounds]
+            results: list[list[ChunkResult]] = [[] for _ in plans_per_rep]
+            for index, result in enumerate(pool.map(tasks)):
+                results[index // len(bounds)].extend(result)
+                bar.update(len(result))
+                if on_progress is not None:
+                    on_progress(len(result))
+            return results
+
+        actions: list[list[tuple[RuleAction, ...]]] = [[() for _ in scenarios] for _ in models]
+        for position, scenario in enumerate(scenarios):
+            if scenario.adjustment_rules:
+                actions = _resolve_rules(
+                    models, position, settings, actions, lambda plans: execute(plans, False)
+                )
+        plans = [
+            tuple(
+                RunPlan(
+                    model,
+                    settings.customers,
+                    settings.months,
+                    settings.seed,
+                    rep,
+                    actions[rep][position],
+                )
+                for position, model in enumerate(rep_models)
+            )
+            for rep, rep_models in enumerate(models)
+        ]
+        for rep, chunk_results in enumerate(execute(plans, paired)):
+            per_scenario = [chunk_results[i :: len(scenarios)] for i in range(len(scenarios))]
+            counts = [np.sum([c.counts for c in results], axis=0) for results in per_scenario]
+            outcome = ReplicationOutcome(counts, list(actions[rep]))
+            if paired:
+                outcome.winners_losers = _winners_losers(per_scenario[0], per_scenario[1], segment_count)
+            outcomes.append(outcome)
+    return outcomes
+
+
+def _resolve_rules(
+    models: list[list[ScenarioModel]],
+    position: int,
+    settings: RunSettings,
+    actions: list[list[tuple[RuleAction, ...]]],
+    execute: Callable[[list[tuple[RunPlan, ...]]], list[list[ChunkResult]]],
+) -> list[list[tuple[RuleAction, ...]]]:
+    """Iterate one scenario's rule actions to their fixed point, for all replications at once."""
+    actions = [list(a) for a in actions]
+    pending = list(range(len(models)))
+    for _ in range(settings.months + 1):
+        if not pending:
+            break
+        plans = [
+            (
+                RunPlan(
+                    models[rep][position],
+                    settings.customers,
+                    settings.months,
+                    settings.seed,
+                    rep,
+                    actions[rep][position],
+                ),
+            )
+            for rep in pending
+        ]
+        still: list[int] = []
+        for rep, results in zip(pending, execute(plans), strict=True):
+            counts = np.sum([c.counts for c in results], axis=0)
+            implied = implied_actions(models[rep][position].adjustment_rules, counts)
+            current = actions[rep][position]
+            if implied != current:
+                actions[rep][position] = next_actions(current, implied)
+                still.append(rep)
+        pending = still
+    return [tuple(a) for a in actions]
+
+
+def _winners_losers(
+    base: list[ChunkResult],
+    reform: list[ChunkResult],
+    segments: int,
+) -> np.ndarray:
+    """Per segment: [customers compared, bill fell by more than 5%, bill rose by more than 5%].
+
+    Compares each initial customer's mean monthly charge (bill, overcharges and penalties) over the
+    months it was active in each run.
+    """
+    out = np.zeros((segments, 3))
+    for b, r in zip(base, reform, strict=True):
+        both = (b.months_active > 0) & (r.months_active > 0)
+        mean_base = np.divide(b.charged_cents, np.maximum(b.months_active, 1))
+        mean_reform = np.divide(r.charged_cents, np.maximum(r.months_active, 1))
+        change = np.divide(
+            mean_reform - mean_base, mean_base, out=np.zeros_like(mean_base), where=mean_base > 0
+        )
+        segment = b.initial_segment
+        out[:, 0] += np.bincount(segment[both], minlength=segments)
+        out[:, 1] += np.bincount(segment[both & (change < -WINNER_LOSER_THRESHOLD)], minlength=segments)
+        out[:, 2] += np.bincount(segment[both & (change > WINNER_LOSER_THRESHOLD)], minlength=segments)
+    return out
+
+
+def _as_scenario(scenario: Scenario | str | os.PathLike) -> Scenario:
+    from .scenario import load
+
+    return scenario if isinstance(scenario, Scenario) else load(scenario)
+
+
+def _info(scenario: Scenario, settings: RunSettings, actions: list) -> RunInfo:
+    from . import __version__
+
+    return RunInfo(
+        scenario=scenario.name,
+        scenario_fingerprint=scenario.fingerprint(),
+        customers=settings.customers,
+        months=settings.months,
+        replications=settings.replications,
+        seed=settings.seed,
+        chunk_size=settings.chunk_size,
+        workers=settings.workers,
+        simlib_version=__version__,
+        rule_actions=[[vars(a) for a in rep] for rep in actions],
+    )
+
+
+def simulate(
+    scenario: Scenario | str | os.PathLike,
+    *,
+    customers: int | None = None,
+    months: int | None = None,
+    replications: int | None = None,
+    seed: int | None = None,
+    chunk_size: int | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+) -> SimulationResult:
+    """Simulate a scenario (a :class:`Scenario` or a path) and return its result.
+
+    Size and seed default to the scenario's ``simulation`` section. ``workers=0`` uses every core.
+    Results do not depend on ``chunk_size`` or ``workers``.
+    """
+    scenario = _as_scenario(scenario)
+    settings = RunSettings.resolve(scenario, customers, months, replications, seed, chunk_size, workers)
+    outcomes = run_replications([scenario], settings, progress)
+    counts = np.stack([o.counts[0] for o in outcomes])
+    return SimulationResult(scenario, counts, _info(scenario, settings, [o.actions[0] for o in outcomes]))
+
+
+def compare(
+    baseline: Scenario | str | os.PathLike,
+    reform: Scenario | str | os.PathLike,
+    *,
+    customers: int | None = None,
+    months: int | None = None,
+    replications: int | None = None,
+    seed: int | None = None,
+    chunk_size: int | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+) -> Comparison:
+    """Simulate a reform and its baseline on the same customers with the same random draws.
+
+    Size and seed default to the baseline's ``simulation`` section, so both runs share them.
+    """
+    baseline, reform = _as_scenario(baseline), _as_scenario(reform)
+    if [s.name for s in baseline.population.segments] != [s.name for s in reform.population.segments]:
+        raise ValueError("baseline and reform must have the same segments to be compared")
+    settings = RunSettings.resolve(baseline, customers, months, replications, seed, chunk_size, workers)
+    RunSettings.resolve(reform, settings.customers, settings.months, settings.replications, settings.seed)
+    outcomes = run_replications([baseline, reform], settings, progress)
+    results = [
+        SimulationResult(
+            scenario,
+            np.stack([o.counts[i] for o in outcomes]),
+            _info(scenario, settings, [o.actions[i] for o in outcomes]),
+        )
+        for i, scenario in enumerate((baseline, reform))
+    ]
+    return Comparison(results[0], results[1], np.stack([o.winners_losers for o in outcomes]))

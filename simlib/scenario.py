@@ -1,0 +1,800 @@
+"""Scenario files: safe loading, `extends` inheritance, overrides, validation and provenance.
+
+A scenario file is YAML. It may say ``extends: baseline.yaml`` and then hold only what it changes.
+Loading resolves the whole chain, applies ``--set`` overrides, validates everything at once and
+returns an immutable :class:`Scenario` that remembers where each parameter came from. Errors are
+collected into a :class:`~simlib.errors.ScenarioError`: one line per problem, naming the file, the
+key path and the bad value, with the closest valid key for a typo.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import itertools
+import json
+import math
+import types
+import typing
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from .distributions import _Distribution
+from .errors import Problem, ScenarioError, show_value
+from .parameters import Fees, ScenarioModel
+
+DEFAULT = "default"
+COMMAND_LINE = "command line"
+_MAX_EXTENDS_DEPTH = 16
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One resolved leaf parameter, as `describe` shows it."""
+
+    path: str
+    value: Any
+    unit: str
+    label: str
+    source: str | None
+    origin: str
+
+
+class Scenario:
+    """A resolved, validated, immutable scenario.
+
+    Use :func:`load` to read one from a file and :meth:`with_changes` to derive a reform.
+    """
+
+    __slots__ = ("_model", "_origins", "_path")
+
+    def __init__(self, model: ScenarioModel, origins: Mapping[str, str], path: Path | None):
+        object.__setattr__(self, "_model", model)
+        object.__setattr__(self, "_origins", types.MappingProxyType(dict(origins)))
+        object.__setattr__(self, "_path", path)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Scenario is immutable: use with_changes() to derive a new one")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+    def __repr__(self) -> str:
+        return f"Scenario(name={self.name!r}, path={str(self._path) if self._path else None!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Scenario) and self._model == other._model
+
+    def __hash__(self) -> int:
+        return hash(self.fingerprint())
+
+    @property
+    def model(self) -> ScenarioModel:
+        """The underlying pydantic model (frozen)."""
+        return self._model
+
+    @property
+    def path(self) -> Path | None:
+        """The file the scenario was loaded from, if any."""
+        return self._path
+
+    @property
+    def origins(self) -> Mapping[str, str]:
+        """Where each explicitly given parameter came from (file name or 'command line')."""
+        return self._origins
+
+    def as_dict(self) -> dict[str, Any]:
+        """The resolved scenario as plain data (JSON-compatible)."""
+        return self._model.model_dump(mode="json")
+
+    def fingerprint(self) -> str:
+        """A stable hash of the resolved parameters (names and labels excluded)."""
+        import hashlib
+
+        data = self.as_dict()
+        for key in ("name", "label", "description"):
+            data.pop(key, None)
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def with_changes(self, changes: Mapping[str, Any], origin: str = COMMAND_LINE) -> Scenario:
+        """A new scenario with ``{"key.path": value}`` changes applied and validated.
+
+        Raises :class:`ScenarioError` if a path is unknown or a value invalid.
+        """
+        raw = self.as_dict()
+        origins = dict(self._origins)
+        problems: list[Problem] = []
+        for key, value in changes.items():
+            problems += _apply_override(raw, key, value, origin, origins)
+        source = origin if origin != COMMAND_LINE else "--set"
+        if problems:
+            raise ScenarioError(problems)
+        return _validate(raw, origins, source, self._path)
+
+    def parameters(self) -> Iterator[Parameter]:
+        """Every resolved leaf parameter with unit, label, source and origin."""
+        yield from _walk(self._model, "", self._origins, self.simulation.currency)
+
+    def realise(self, replication: int, seed: int | None = None) -> ScenarioModel:
+        """The scenario with every distribution replaced by its draw for one replication."""
+        seed = self.simulation.seed if seed is None else seed
+        data = self._model.model_dump(mode="python")
+        _sample_into(data, "", self._model, seed, replication)
+        try:
+            return ScenarioModel.model_validate(data)
+        except ValidationError as exc:
+            raise ScenarioError(_pydantic_problems(exc, f"{self.name} (replication draw)")) from None
+
+
+def load(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Scenario:
+    """Load, resolve and validate a scenario file.
+
+    Parameters
+    ----------
+    path : the YAML file. ``extends`` paths are relative to the file that names them.
+    overrides : optional ``{"key.path": value}`` applied after inheritance (like ``--set``).
+
+    Raises
+    ------
+    ScenarioError
+        With one problem per line; nothing is run and nothing is written.
+    """
+    path = Path(path)
+    raw, origins = _resolve(path, depth=0, chain=())
+    raw.setdefault("name", path.stem)
+    problems: list[Problem] = []
+    for key, value in (overrides or {}).items():
+        problems += _apply_override(raw, key, value, COMMAND_LINE, origins)
+    if problems:
+        raise ScenarioError(problems)
+    return _validate(raw, origins, str(path), path)
+
+
+def from_dict(data: Mapping[str, Any], name: str = "scenario") -> Scenario:
+    """Build a scenario from a mapping (as a YAML file would hold it, without `extends`)."""
+    raw = copy.deepcopy(dict(data))
+    raw.setdefault("name", name)
+    origins = {leaf: "mapping" for leaf in _leaf_paths(raw, "")}
+    return _validate(raw, origins, f"<{name}>", None)
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """Parse ``key.path=value`` from the command line; the value is read as YAML (safely)."""
+    if "=" not in text:
+        raise ScenarioError([Problem("--set", text, "expected key.path=value, e.g. fees.monthly_fee=27.5")])
+    key, _, value_text = text.partition("=")
+    try:
+        value = yaml.safe_load(value_text) if value_text.strip() else None
+    except yaml.YAMLError:
+        value = value_text
+    return key.strip(), value
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of scenario files (for editor completion); `extends` is allowed at the top."""
+    schema = ScenarioModel.model_json_schema()
+    schema["properties"]["extends"] = {
+        "type": "string",
+        "description": "Path of the scenario this one modifies (relative to this file)",
+    }
+    schema["title"] = "simlib scenario"
+    return schema
+
+
+def diff(base: Scenario, other: Scenario) -> list[tuple[Parameter, Parameter | None]]:
+    """Parameters whose values differ (the reform documentation), in schema order.
+
+    Returns pairs (base parameter, other parameter); a list-valued parameter present in only one
+    scenario appears with ``None`` on the missing side.
+    """
+    base_params = {p.path: p for p in base.parameters() if p.path not in _IDENTITY}
+    other_params = {p.path: p for p in other.parameters() if p.path not in _IDENTITY}
+    out: list[tuple[Parameter, Parameter | None]] = []
+    for path, param in base_params.items():
+        counterpart = other_params.get(path)
+        if counterpart is None or counterpart.value != param.value:
+            out.append((param, counterpart))
+    for path, param in other_params.items():
+        if path not in base_params:
+            out.append((_missing(path, param), param))
+    return out
+
+
+_IDENTITY = {"name", "label", "description"}
+
+
+def _missing(path: str, like: Parameter) -> Parameter:
+    return Parameter(path, None, like.unit, like.label, like.source, "absent")
+
+
+# --------------------------------------------------------------------------- resolution
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ScenarioError([Problem(str(path), "", "file not found")])
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ScenarioError([Problem(str(path), "", f"not valid YAML at {where}: {reason}")]) from None
+    except UnicodeDecodeError:
+        raise ScenarioError([Problem(str(path), "", "not a UTF-8 text file")]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ScenarioError(
+            [Problem(str(path), "", f"expected a mapping of keys at the top, got {show_value(data)}")]
+        )
+    return data
+
+
+def _resolve(path: Path, depth: int, chain: tuple[Path, ...]) -> tuple[dict, dict[str, str]]:
+    resolved = path.resolve()
+    if resolved in chain:
+        names = " → ".join(p.name for p in (*chain, resolved))
+        raise ScenarioError([Problem(str(path), "extends", f"circular inheritance: {names}")])
+    if depth > _MAX_EXTENDS_DEPTH:
+        raise ScenarioError([Problem(str(path), "extends", "inheritance chain is too deep")])
+    data = _read_yaml(path)
+    parent_name = data.pop("extends", None)
+    if parent_name is None:
+        return data, {leaf: path.name for leaf in _leaf_paths(data, "")}
+    if not isinstance(parent_name, str) or not parent_name.strip():
+        raise ScenarioError(
+            [Problem(str(path), "extends", f"must be a file name, got {show_value(parent_name)}")]
+        )
+    parent_path = path.parent / parent_name
+    if not parent_path.is_file():
+        raise ScenarioError([Problem(str(path), "extends", f"parent scenario {parent_name!r} not found")])
+    base, origins = _resolve(parent_path, depth + 1, (*chain, resolved))
+    base.pop("name", None)
+    base.pop("label", None)
+    base.pop("description", None)
+    origins = {k: v for k, v in origins.items() if k not in _IDENTITY}
+    merged = _merge(base, data)
+    for leaf in _leaf_paths(data, ""):
+        origins = {k: v for k, v in origins.items() if not _covers(leaf, k)}
+        origins[leaf] = path.name
+    return merged, origins
+
+
+def _covers(new_leaf: str, old_leaf: str) -> bool:
+    return old_leaf == new_leaf or old_leaf.startswith(new_leaf + ".") or old_leaf.startswith(new_leaf + "[")
+
+
+def _named_items(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(item, dict) and "name" in item for item in value)
+    )
+
+
+def _merge(base: Any, change: Any) -> Any:
+    """Deep merge: mappings merge key by key; lists of named items merge by name; others replace."""
+    if isinstance(base, dict) and isinstance(change, dict):
+        out = dict(base)
+        for key, value in change.items():
+            out[key] = _merge(base[key], value) if key in base else copy.deepcopy(value)
+        return out
+    if _named_items(base) and _named_items(change):
+        by_name = {item["name"]: item for item in base}
+        changed = {item["name"] for item in change}
+        if changed <= set(by_name):
+            return [
+                _merge(item, next(c for c in change if c["name"] == item["name"]))
+                if item["name"] in changed
+                else copy.deepcopy(item)
+                for item in base
+            ]
+    return copy.deepcopy(change)
+
+
+def _leaf_paths(data: Any, prefix: str) -> Iterator[str]:
+    if isinstance(data, dict) and data and not _looks_like_distribution(data):
+        for key, value in data.items():
+            yield from _leaf_paths(value, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(data, list) and data and all(isinstance(v, dict) for v in data):
+        for index, value in enumerate(data):
+            yield from _leaf_paths(value, f"{prefix}[{index}]")
+    else:
+        yield prefix
+
+
+def _looks_like_distribution(data: dict) -> bool:
+    return "distribution" in data
+
+
+# --------------------------------------------------------------------------- overrides
+
+
+def _split_path(key: str) -> list[str]:
+    parts: list[str] = []
+    for piece in key.replace("]", "").replace("[", ".").split("."):
+        if piece:
+            parts.append(piece)
+    return parts
+
+
+def _apply_override(raw: dict, key: str, value: Any, origin: str, origins: dict[str, str]) -> list[Problem]:
+    """Set one ``key.path`` in the raw mapping; list items may be named or numbered."""
+    parts = _split_path(key)
+    if not parts:
+        return [Problem(origin, key, "empty key path")]
+    node: Any = raw
+    model: Any = ScenarioModel
+    walked: list[str] = []
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        if isinstance(node, list):
+            index = _list_index(node, part)
+            if index is None:
+                names = [str(i.get("name")) for i in node if isinstance(i, dict)]
+                hint = f"; items are {', '.join(names)}" if names else ""
+                return [Problem(origin, key, f"no list item {part!r}{hint}")]
+            walked.append(f"[{index}]")
+            if last:
+                node[index] = value
+                break
+            node = node[index]
+            model = _item_model(model)
+            continue
+        fields = _fields_of(model)
+        if fields is not None and part not in fields and model is not dict:
+            here = ".".join(walked) or "top level"
+            return [Problem(origin, key, _unknown_key_message(part, walked, fields, here))]
+        walked.append(part)
+        if last:
+            node[part] = value
+            break
+        if part not in node or node[part] is None:
+            node[part] = {}
+        node = node[part]
+        model = _field_model(model, part)
+    dotted = _join(walked)
+    for existing in [k for k in origins if _covers(dotted, k)]:
+        del origins[existing]
+    origins[dotted] = origin
+    return []
+
+
+def _join(parts: list[str]) -> str:
+    out = ""
+    for part in parts:
+        out += part if part.startswith("[") or not out else f".{part}"
+    return out
+
+
+def _list_index(items: list, part: str) -> int | None:
+    if part.lstrip("-").isdigit():
+        index = int(part)
+        return index if 0 <= index < len(items) else None
+    for index, item in enumerate(items):
+        if isinstance(item, dict) and item.get("name") == part:
+            return index
+    return None
+
+
+# --------------------------------------------------------------------------- schema walking
+
+
+def _unwrap(annotation: Any) -> Any:
+    """The model class behind Optional[...] / tuple[...] / Annotated[...], or the annotation."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        models = [_unwrap(a) for a in typing.get_args(annotation) if a is not type(None)]
+        classes = [m for m in models if isinstance(m, type) and issubclass(m, BaseModel)]
+        return classes[0] if len(classes) == 1 and len(models) == 1 else annotation
+    return annotation
+
+
+def _field_model(model: Any, name: str) -> Any:
+    if isinstance(model, type) and issubclass(model, BaseModel) and name in model.model_fields:
+        annotation = _unwrap(model.model_fields[name].annotation)
+        if typing.get_origin(annotation) in (tuple, list):
+            return annotation
+        if typing.get_origin(annotation) is dict:
+            return dict
+        return annotation
+    return None
+
+
+def _item_model(model: Any) -> Any:
+    if typing.get_origin(model) in (tuple, list):
+        args = [a for a in typing.get_args(model) if a is not Ellipsis]
+        return _unwrap(args[0]) if args else None
+    return None
+
+
+def _fields_of(model: Any) -> list[str] | None:
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        names = list(model.model_fields)
+        return [*names, "extends"] if model is ScenarioModel else names
+    return None
+
+
+def _model_at(loc: tuple) -> Any:
+    model: Any = ScenarioModel
+    for part in loc:
+        model = _item_model(model) if isinstance(part, int) else _field_model(model, part)
+        if model is None:
+            return None
+    return model
+
+
+def _unknown_key_message(key: str, walked: list[str], fields: list[str], here: str) -> str:
+    message = f"unknown key {key!r} in {here}"
+    guess = difflib.get_close_matches(key, fields, n=1, cutoff=0.6)
+    if guess:
+        message += f"; did you mean {_join([*walked, guess[0]])}?"
+    else:
+        message += f"; valid keys: {', '.join(f for f in fields if f != 'extends')}"
+    return message
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _loc_to_path(loc: tuple) -> tuple[str, list[str]]:
+    """Human key path from a pydantic location, skipping union-branch tags."""
+    parts: list[str] = []
+    clean: list = []
+    model: Any = ScenarioModel
+    for part in loc:
+        if isinstance(part, int):
+            parts.append(f"[{part}]")
+            clean.append(part)
+            model = _item_model(model)
+            continue
+        if _is_union_tag(part, model):
+            continue
+        parts.append(str(part))
+        clean.append(part)
+        model = _field_model(model, part) if model is not None else None
+    return _join(parts), clean
+
+
+_UNION_TAGS = {"uniform", "triangular", "normal", "lognormal", "beta", "float", "int", "none"}
+
+
+def _is_union_tag(part: str, model: Any) -> bool:
+    """Pydantic names the branch of a union in error locations; those are not keys."""
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return False
+    return part in _UNION_TAGS or "[" in part or part.startswith(("constrained", "function-", "tagged-union"))
+
+
+def _lookup(data: Any, loc: list) -> Any:
+    for part in loc:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return "<missing>"
+    return data
+
+
+def _pydantic_problems(exc: ValidationError, source: str, raw: Any = None) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: set[tuple[str, str]] = set()
+    union_failures: dict[str, list[dict]] = {}
+    for error in exc.errors(include_url=False):
+        path, clean = _loc_to_path(error["loc"])
+        kind = error["type"]
+        if kind == "extra_forbidden":
+            key = str(clean[-1])
+            parent = clean[:-1]
+            fields = _fields_of(_model_at(tuple(parent))) or []
+            walked = _join([f"[{p}]" if isinstance(p, int) else str(p) for p in parent])
+            message = _unknown_key_message(
+                key, [walked] if walked else [], fields, walked or "top level"
+            ).replace(f"{walked}.{walked}.", f"{walked}.")
+            message += f" (value {show_value(error['input'])})"
+            problem = Problem(source, path, message)
+        else:
+            value = error.get("input", _lookup(raw, clean) if raw is not None else None)
+            problem = Problem(source, path, f"{_friendly(error)} (got {show_value(value)})")
+            if len(error["loc"]) > len(clean):
+                union_failures.setdefault(path, []).append(error)
+        if kind == "too_short" and any(
+            other["loc"][: len(error["loc"])] == error["loc"] and other is not error
+            for other in exc.errors(include_url=False)
+        ):
+            continue
+        if (problem.path, problem.message) not in seen:
+            seen.add((problem.path, problem.message))
+            problems.append(problem)
+    return _collapse_unions(problems, union_failures, source)
+
+
+def _collapse_unions(
+    problems: list[Problem], union_failures: dict[str, list[dict]], source: str
+) -> list[Problem]:
+    """A number-or-distribution field that failed both ways gets one line, not one per branch."""
+    out: list[Problem] = []
+    done: set[str] = set()
+    for problem in problems:
+        failures = union_failures.get(problem.path)
+        if failures and len(failures) > 1:
+            if problem.path in done:
+                continue
+            done.add(problem.path)
+            value = failures[0].get("input")
+            if isinstance(value, dict) and "distribution" in value:
+                branch = [f for f in failures if f["type"] not in {"float_type", "float_parsing"}]
+            else:
+                branch = [
+                    f
+                    for f in failures
+                    if f["type"] in {"greater_than_equal", "less_than_equal", "greater_than", "less_than"}
+                ]
+            message = (
+                _friendly(branch[0])
+                if branch
+                else "expected a number or a distribution such as "
+                "{distribution: uniform, low: 0.1, high: 0.3}"
+            )
+            out.append(Problem(source, problem.path, f"{message} (got {show_value(value)})"))
+        else:
+            out.append(problem)
+    return out
+
+
+def _friendly(error: dict) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx", {})
+    if kind == "greater_than_equal":
+        return f"must be ≥ {ctx.get('ge')}"
+    if kind == "less_than_equal":
+        return f"must be ≤ {ctx.get('le')}"
+    if kind == "greater_than":
+        return f"must be > {ctx.get('gt')}"
+    if kind == "less_than":
+        return f"must be < {ctx.get('lt')}"
+    if kind in {"float_parsing", "float_type", "int_parsing", "int_type", "int_from_float"}:
+        return "must be a number" if kind.startswith("float") else "must be a whole number"
+    if kind in {"bool_parsing", "bool_type"}:
+        return "must be true or false"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected')}"
+    if kind == "missing":
+        return "is required"
+    if kind in {"union_tag_invalid", "union_tag_not_found"}:
+        return "unknown distribution; use uniform, triangular, normal, lognormal or beta"
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    if kind in {"too_short", "too_long", "string_too_short", "string_too_long"}:
+        return error["msg"].lower()
+    return error["msg"][0].lower() + error["msg"][1:]
+
+
+def _validate(raw: dict, origins: Mapping[str, str], source: str, path: Path | None) -> Scenario:
+    try:
+        model = ScenarioModel.model_validate(raw)
+    except ValidationError as exc:
+        raise ScenarioError(_pydantic_problems(exc, source, raw)) from None
+    problems = cross_field_problems(model, source)
+    if problems:
+        raise ScenarioError(problems)
+    return Scenario(model, origins, path)
+
+
+def _tier_problems(fees: Fees, prefix: str, source: str) -> list[Problem]:
+    problems: list[Problem] = []
+    bounds = [t.up_to for t in fees.usage_tiers]
+    for index, bound in enumerate(bounds[:-1]):
+        if bound is None:
+            problems.append(
+                Problem(
+                    source,
+                    f"{prefix}usage_tiers[{index}].up_to",
+                    "only the last band may be open-ended (got empty)",
+                )
+            )
+    finite = [(i, b) for i, b in enumerate(bounds) if b is not None]
+    for (_, lower), (index, upper) in itertools.pairwise(finite):
+        if upper <= lower:
+            problems.append(
+                Problem(
+                    source,
+                    f"{prefix}usage_tiers[{index}].up_to",
+                    f"band bounds must ascend: {show_value(upper)} is not above {show_value(lower)}",
+                )
+            )
+    if bounds and bounds[-1] is not None:
+        problems.append(
+            Problem(
+                source,
+                f"{prefix}usage_tiers[{len(bounds) - 1}].up_to",
+                f"the last band must be open-ended (empty), got {show_value(bounds[-1])}",
+            )
+        )
+    if fees.bill_cap is not None and fees.bill_cap < fees.minimum_charge:
+        problems.append(
+            Problem(
+                source,
+                f"{prefix}bill_cap",
+                f"is below fees.minimum_charge {fees.minimum_charge} (got {fees.bill_cap})",
+            )
+        )
+    return problems
+
+
+def fee_schedule_after(fees: Fees, change_set: Mapping[str, Any]) -> Fees:
+    """The fee standard after applying one change's ``set`` mapping (validated)."""
+    return Fees.model_validate({**fees.model_dump(), **dict(change_set)})
+
+
+def cross_field_problems(model: ScenarioModel, source: str) -> list[Problem]:
+    """Rules that involve more than one field, all reported together."""
+    problems: list[Problem] = []
+    shares = [s.share for s in model.population.segments]
+    if not math.isclose(sum(shares), 1.0, abs_tol=1e-6):
+        problems.append(
+            Problem(source, "population.segments", f"segment shares must sum to 1 (got {sum(shares):.4g})")
+        )
+    names = [s.name for s in model.population.segments]
+    for index, name in enumerate(names):
+        if names.index(name) != index:
+            problems.append(
+                Problem(
+                    source,
+                    f"population.segments[{index}].name",
+                    f"duplicate segment name (got {show_value(name)})",
+                )
+            )
+    problems += _tier_problems(model.fees, "fees.", source)
+    compliance = model.compliance
+    strict = compliance.enforcement == "validate"
+    schedules = [("fees", model.fees)]
+    months = [c.month for c in model.fee_changes]
+    if months != sorted(months):
+        problems.append(Problem(source, "fee_changes", f"changes must be in month order (got {months})"))
+    current = model.fees
+    for index, change in enumerate(model.fee_changes):
+        prefix = f"fee_changes[{index}]"
+        unknown = [k for k in change.set if k not in Fees.model_fields]
+        for key in unknown:
+            guess = difflib.get_close_matches(key, list(Fees.model_fields), n=1, cutoff=0.6)
+            hint = f"; did you mean {prefix}.set.{guess[0]}?" if guess else ""
+            problems.append(
+                Problem(
+                    source,
+                    f"{prefix}.set.{key}",
+                    f"unknown fee parameter (value {show_value(change.set[key])}){hint}",
+                )
+            )
+        if unknown:
+            continue
+        try:
+            current = fee_schedule_after(current, change.set)
+        except ValidationError as exc:
+            for problem in _pydantic_problems(exc, source):
+                problems.append(Problem(source, f"{prefix}.set.{problem.path}", problem.message))
+            continue
+        problems += _tier_problems(current, f"{prefix}.set.", source)
+        schedules.append((f"{prefix}.set", current))
+        minimum = compliance.minimum_notice_days
+        if strict and minimum is not None and change.notice_days < minimum:
+            problems.append(
+                Problem(
+                    source,
+                    f"{prefix}.notice_days",
+                    f"below the legal minimum notice of {minimum} days "
+                    f"(compliance.minimum_notice_days) (got {change.notice_days})",
+                )
+            )
+    if strict:
+        for where, fees in schedules:
+            if compliance.penalty_fee_cap is not None and fees.penalty_fee > compliance.penalty_fee_cap:
+                problems.append(
+                    Problem(
+                        source,
+                        f"{where}.penalty_fee",
+                        f"above the legal cap of {compliance.penalty_fee_cap} "
+                        f"(compliance.penalty_fee_cap) (got {fees.penalty_fee})",
+                    )
+                )
+            if compliance.fee_cap is not None and fees.monthly_fee > compliance.fee_cap:
+                problems.append(
+                    Problem(
+                        source,
+                        f"{where}.monthly_fee",
+                        f"above the legal monthly cap of {compliance.fee_cap} "
+                        f"(compliance.fee_cap) (got {fees.monthly_fee})",
+                    )
+                )
+    horizon = model.simulation.months
+    for index, change in enumerate(model.fee_changes):
+        if change.month >= horizon:
+            problems.append(
+                Problem(
+                    source,
+                    f"fee_changes[{index}].month",
+                    f"must fall inside the {horizon}-month horizon (got {change.month})",
+                )
+            )
+    rule_names = [r.name for r in model.adjustment_rules]
+    for index, name in enumerate(rule_names):
+        if rule_names.index(name) != index:
+            problems.append(
+                Problem(
+                    source, f"adjustment_rules[{index}].name", f"duplicate rule name (got {show_value(name)})"
+                )
+            )
+    return problems
+
+
+# --------------------------------------------------------------------------- describe / realise
+
+
+def _walk(value: Any, prefix: str, origins: Mapping[str, str], currency: str) -> Iterator[Parameter]:
+    if isinstance(value, BaseModel) and not isinstance(value, _Distribution):
+        for name, field in type(value).model_fields.items():
+            path = f"{prefix}.{name}" if prefix else name
+            child = getattr(value, name)
+            nested = isinstance(child, BaseModel) and not isinstance(child, _Distribution)
+            listed = isinstance(child, tuple) and child and isinstance(child[0], BaseModel)
+            if nested or listed:
+                yield from _walk(child, path, origins, currency)
+                continue
+            extra = field.json_schema_extra or {}
+            unit = str(extra.get("unit", "")).replace("{cur}", currency)
+            yield Parameter(
+                path=path,
+                value=_display(child),
+                unit=unit,
+                label=field.description or "",
+                source=extra.get("source"),
+                origin=_origin_of(path, origins),
+            )
+    elif isinstance(value, tuple):
+        for index, item in enumerate(value):
+            yield from _walk(item, f"{prefix}[{index}]", origins, currency)
+
+
+def _display(value: Any) -> Any:
+    if isinstance(value, _Distribution):
+        fields = value.model_dump()
+        kind = fields.pop("distribution")
+        return f"{kind}(" + ", ".join(f"{k}={v}" for k, v in fields.items()) + ")"
+    if isinstance(value, tuple):
+        return [_display(v) for v in value]
+    if isinstance(value, dict):
+        return dict(value)
+    return value
+
+
+def _origin_of(path: str, origins: Mapping[str, str]) -> str:
+    probe = path
+    while probe:
+        if probe in origins:
+            return origins[probe]
+        cut = max(probe.rfind("."), probe.rfind("["))
+        probe = probe[:cut] if cut > 0 else ""
+    return DEFAULT
+
+
+def _sample_into(data: Any, prefix: str, model: Any, seed: int, replication: int) -> None:
+    if isinstance(model, BaseModel):
+        for name in type(model).model_fields:
+            child = getattr(model, name)
+            path = f"{prefix}.{name}" if prefix else name
+            if isinstance(child, _Distribution):
+                data[name] = child.sample(seed, replication, path)
+            elif isinstance(child, BaseModel):
+                _sample_into(data[name], path, child, seed, replication)
+            elif isinstance(child, tuple):
+                for index, item in enumerate(child):
+                    if isinstance(item, BaseModel):
+                        _sample_into(data[name][index], f"{path}[{index}]", item, seed, replication)

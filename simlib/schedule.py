@@ -1,0 +1,123 @@
+"""Who pays which tariff in which month: scheduled fee changes, grandfathering, notices, rule actions.
+
+Customers are grouped by when they joined relative to the grandfathered changes; within a group
+every customer has the same tariff in a given month. A :class:`FeeSchedule` is built once per
+replication (and per set of adjustment-rule actions) and then only looked up month by month.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .fees import Tariff, monthly_bill_cents
+from .parameters import ScenarioModel
+from .scenario import fee_schedule_after
+
+_RULE_PARAMETER = {
+    "fees.monthly_fee": "monthly_fee",
+    "fees.penalty_fee": "penalty_fee",
+    "fees.setup_fee": "setup_fee",
+    "fees.early_termination_fee": "early_termination_fee",
+    "fees.minimum_charge": "minimum_charge",
+    "fees.transaction_fee_fixed": "transaction_fee_fixed",
+    "fees.transaction_fee_percent": "transaction_fee_percent",
+    "fees.usage_prices": "usage_prices",
+}
+
+
+@dataclass(frozen=True)
+class RuleAction:
+    """An adjustment rule acting: from ``month`` on, ``parameter`` is multiplied by ``factor``."""
+
+    rule: str
+    month: int
+    parameter: str
+    factor: float
+
+
+@dataclass(frozen=True)
+class TariffEvent:
+    """A change of tariff that reaches a group of customers in a month."""
+
+    previous: Tariff
+    notice_days: int
+    scheduled: bool
+
+
+class FeeSchedule:
+    """Tariff lookup by (month, join group), with the change events customers experience."""
+
+    def __init__(self, model: ScenarioModel, months: int, actions: tuple[RuleAction, ...] = ()):
+        changes = model.fee_changes
+        self.group_starts = np.asarray(
+            sorted({c.month for c in changes if c.grandfather_existing}), dtype=np.int64
+        )
+        self.groups = len(self.group_starts) + 1
+        minimum_notice = model.compliance.minimum_notice_days or 0
+        cache: dict[tuple, Tariff] = {}
+        self._tariff: list[list[Tariff]] = []
+        self._event: list[list[TariffEvent | None]] = []
+        previous: list[tuple | None] = [None] * self.groups
+        for month in range(months):
+            row: list[Tariff] = []
+            events: list[TariffEvent | None] = []
+            for group in range(self.groups):
+                joined_after = set(self.group_starts[:group].tolist())
+                applied = tuple(
+                    i
+                    for i, c in enumerate(changes)
+                    if c.month <= month and (not c.grandfather_existing or c.month in joined_after)
+                )
+                acting = tuple(a for a in actions if a.month <= month)
+                key = (applied, acting)
+                if key not in cache:
+                    cache[key] = _build_tariff(model, applied, acting)
+                tariff = cache[key]
+                row.append(tariff)
+                event = None
+                if previous[group] is not None and previous[group] != key:
+                    old = cache[previous[group]]
+                    new_changes = [changes[i] for i in applied if i not in previous[group][0]]
+                    notice = max((c.notice_days for c in new_changes), default=minimum_notice)
+                    event = TariffEvent(old, notice, scheduled=bool(new_changes))
+                events.append(event)
+                previous[group] = key
+            self._tariff.append(row)
+            self._event.append(events)
+
+    def group_of(self, join_month: np.ndarray) -> np.ndarray:
+        """Join group of each customer: how many grandfathered changes it joined after."""
+        return np.searchsorted(self.group_starts, join_month, side="right")
+
+    def tariff(self, month: int, group: int) -> Tariff:
+        return self._tariff[month][group]
+
+    def event(self, month: int, group: int) -> TariffEvent | None:
+        return self._event[month][group]
+
+    def newcomer_tariff(self, month: int) -> Tariff:
+        """The tariff a customer joining this month is offered."""
+        return self._tariff[month][int(self.group_of(np.asarray([month]))[0])]
+
+
+def _build_tariff(model: ScenarioModel, applied: tuple[int, ...], actions: tuple) -> Tariff:
+    fees = model.fees
+    for index in applied:
+        fees = fee_schedule_after(fees, model.fee_changes[index].set)
+    tariff = Tariff.from_fees(fees)
+    for action in actions:
+        tariff = tariff.scaled(_RULE_PARAMETER[action.parameter], action.factor)
+    return tariff
+
+
+def headline_price(model: ScenarioModel, tariff: Tariff) -> float:
+    """What a prospect compares with the market: the share-weighted bill at each segment's median
+    usage, plus the set-up fee spread over the amortisation period (currency per month)."""
+    price = 0.0
+    for segment in model.population.segments:
+        usage = np.asarray([float(segment.usage_median_units)])
+        bill = monthly_bill_cents(usage, tariff, False, segment.average_transaction_value)[0] / 100
+        price += segment.share * bill
+    return price + tariff.setup_fee / model.population.arrivals.setup_fee_amortisation_months

@@ -1,0 +1,182 @@
+"""Plain-text tables for the terminal: summaries, comparisons, parameters, reform documentation."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from .results import SUMMARY_METRICS, Comparison, SimulationResult
+from .scenario import Parameter, Scenario
+
+HEADLINE = (
+    "net_revenue",
+    "npv_net_revenue",
+    "monthly_churn_rate",
+    "complaints_per_1000",
+    "escalations_per_100000_per_quarter",
+    "refunds",
+    "compliance_breaches",
+    "active_end",
+)
+
+
+def number(value: float, unit: str = "") -> str:
+    """A number the way a report shows it: percentages for rates, separators for money."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if unit.startswith("share"):
+        return f"{value * 100:.2f}%"
+    magnitude = abs(value)
+    if magnitude >= 1000:
+        return f"{value:,.0f}"
+    if magnitude >= 10:
+        return f"{value:,.1f}"
+    return f"{value:.2f}" if magnitude >= 0.01 or value == 0 else f"{value:.2g}"
+
+
+def estimate(mean: float, low: float, high: float, unit: str = "", signed: bool = False) -> str:
+    """`mean [low, high]`, the way every number in simlib is shown."""
+    text = number(mean, unit)
+    if signed and not text.startswith("-") and text != "–":
+        text = "+" + text
+    return f"{text} [{number(low, unit)}, {number(high, unit)}]"
+
+
+def _grid(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()  # noqa: E731
+    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def format_summary(result: SimulationResult) -> str:
+    summary = result.summary()
+    info = result.info
+    rows = []
+    for metric, (label, _) in SUMMARY_METRICS.items():
+        if metric in summary.index:
+            row = summary.loc[metric]
+            rows.append([label, estimate(row["mean"], row["low"], row["high"], row["unit"]), row["unit"]])
+    title = (
+        f"{result.scenario.name}: {info.customers:,} customers × {info.months} months × "
+        f"{info.replications} replications, seed {info.seed} — mean [90% interval]"
+    )
+    return title + "\n" + _grid(rows, ["metric", "estimate", "unit"])
+
+
+def format_comparison(comparison: Comparison) -> str:
+    summary = comparison.summary()
+    info = comparison.baseline.info
+    rows = []
+    for metric, (label, _) in SUMMARY_METRICS.items():
+        if metric not in summary.index:
+            continue
+        row = summary.loc[metric]
+        unit = row["unit"]
+        rows.append(
+            [
+                label,
+                estimate(row["baseline_mean"], row["baseline_low"], row["baseline_high"], unit),
+                estimate(row["reform_mean"], row["reform_low"], row["reform_high"], unit),
+                estimate(
+                    row["difference_mean"], row["difference_low"], row["difference_high"], unit, signed=True
+                ),
+                unit,
+            ]
+        )
+    for kind, label in (
+        ("winners", "Customers whose bill fell > 5%"),
+        ("losers", "Customers whose bill rose > 5%"),
+    ):
+        row = summary.loc[f"{kind}_share"]
+        rows.append(
+            [
+                "  " + label,
+                "",
+                estimate(row["reform_mean"], row["reform_low"], row["reform_high"], "share"),
+                "",
+                "share",
+            ]
+        )
+    title = (
+        f"{comparison.reform.scenario.name} vs {comparison.baseline.scenario.name}: "
+        f"{info.customers:,} customers × {info.months} months × {info.replications} replications, "
+        f"seed {info.seed}, paired draws — mean [90% interval]"
+    )
+    return title + "\n" + _grid(rows, ["metric", "baseline", "reform", "difference", "unit"])
+
+
+def format_overview(comparisons: Sequence[Comparison], customers: int, replications: int) -> str:
+    """One line per policy: paired differences against the baseline on the headline metrics."""
+    header = [
+        "policy",
+        "Δ net revenue",
+        "Δ monthly churn",
+        "Δ complaints /1000",
+        "Δ escalations /100k/qtr",
+        "breaches",
+    ]
+    rows = []
+    for comparison in comparisons:
+        summary = comparison.summary()
+
+        def cell(metric: str, unit: str = "", summary=summary) -> str:
+            row = summary.loc[metric]
+            return estimate(
+                row["difference_mean"], row["difference_low"], row["difference_high"], unit, signed=True
+            )
+
+        breaches = summary.loc["compliance_breaches"]
+        rows.append(
+            [
+                comparison.reform.scenario.name,
+                cell("net_revenue"),
+                cell("monthly_churn_rate", "share"),
+                cell("complaints_per_1000"),
+                cell("escalations_per_100000_per_quarter"),
+                number(breaches["reform_mean"]),
+            ]
+        )
+    baseline = comparisons[0].baseline if comparisons else None
+    title = "Every policy against the baseline (reform − baseline, mean [90% interval])"
+    if baseline is not None:
+        info = baseline.info
+        base = baseline.summary()
+        title += (
+            f"\n{customers:,} customers × {info.months} months × {replications} replications, "
+            f"seed {info.seed}; "
+            f"baseline net revenue {estimate(*base.loc['net_revenue', ['mean', 'low', 'high']], '')} "
+            f"{baseline.currency}, monthly churn "
+            f"{estimate(*base.loc['monthly_churn_rate', ['mean', 'low', 'high']], 'share')}, complaints/1000 "
+            f"{estimate(*base.loc['complaints_per_1000', ['mean', 'low', 'high']])}"
+        )
+    return title + "\n" + _grid(rows, header)
+
+
+def _value(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if value is None:
+        return "(none)"
+    return str(value)
+
+
+def format_parameters(scenario: Scenario, sources: bool = False) -> str:
+    header = ["parameter", "value", "unit", "origin", "label"] + (["source"] if sources else [])
+    rows = []
+    for p in scenario.parameters():
+        origin = "default" if p.origin == "default" else f"set in {p.origin}"
+        row = [p.path, _value(p.value), p.unit, origin, p.label]
+        if sources:
+            row.append(p.source or "")
+        rows.append(row)
+    return _grid(rows, header)
+
+
+def format_diff(pairs: list[tuple[Parameter, Parameter | None]], base: str, other: str) -> str:
+    if not pairs:
+        return f"{other} and {base} have the same parameters"
+    def shown(parameter: Parameter | None) -> str:
+        return "(not set)" if parameter is None or parameter.origin == "absent" else _value(parameter.value)
+
+    rows = [[p.path, shown(p), shown(q), p.unit] for p, q in pairs]
+    return _grid(rows, ["parameter", base, other, "unit"])
