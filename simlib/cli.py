@@ -175,7 +175,7 @@ def schema() -> None:
 @click.option(
     "--scenarios", "folder", default="scenarios", show_default=True, type=click.Path(file_okay=False)
 )
-@click.option("--customers", type=click.IntRange(min=1), default=20_000, show_default=True)
+@click.option("--customers", type=click.IntRange(min=1), default=10_000, show_default=True)
 @click.option("--replications", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--months", type=click.IntRange(min=1))
 @click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True, help="0: all cores.")

@@ -10,6 +10,7 @@ computes depends on any other chunk: results are identical for every chunk size 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -67,12 +68,16 @@ class _State(Customers):
     open_errors: np.ndarray
     open_error_cents: np.ndarray
 
-    def keep(self, mask: np.ndarray) -> _State:
-        return _State(**{f.name: getattr(self, f.name)[mask] for f in fields(self)})
-
-    @staticmethod
-    def join(parts: list[_State]) -> _State:
-        return _State(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(_State)})
+    def keep(self, mask: np.ndarray, newcomers: _State | None) -> _State:
+        """The customers where ``mask`` holds, followed by ``newcomers`` (one copy per array)."""
+        if newcomers is None:
+            return _State(**{f.name: getattr(self, f.name)[mask] for f in fields(self)})
+        return _State(
+            **{
+                f.name: np.concatenate([getattr(self, f.name)[mask], getattr(newcomers, f.name)])
+                for f in fields(self)
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -202,9 +207,16 @@ def _bills(
 
 
 def simulate_chunk(
-    plan: RunPlan, seat_start: int, seat_stop: int, track_charges: bool = False
+    plan: RunPlan,
+    seat_start: int,
+    seat_stop: int,
+    track_charges: bool = False,
+    on_month: Callable[[], None] | None = None,
 ) -> ChunkResult:
-    """Simulate seats ``[seat_start, seat_stop)`` of one replication over the whole horizon."""
+    """Simulate seats ``[seat_start, seat_stop)`` of one replication over the whole horizon.
+
+    ``on_month`` is called after every simulated month (warm-up included), for progress bars.
+    """
     model, months = plan.model, plan.months
     table = SegmentTable.from_model(model)
     schedule = FeeSchedule(model, months, plan.actions)
@@ -234,6 +246,7 @@ def simulate_chunk(
     pools = -(-(seat_stop - seat_start) // POOL_SIZE) + 1
 
     warm_up = model.simulation.warm_up_months
+    staying = np.ones(len(seats), dtype=bool)
     for month in range(-warm_up, months):
         fee_month = max(month, 0)
         # Arrivals: each seat may bring one new customer, at a rate set by the headline price.
@@ -253,7 +266,9 @@ def simulate_chunk(
             quoted = monthly_bill_cents(
                 newcomers.usage_level, newcomer_tariff, newcomers.prepay, newcomers.transaction_value
             )
-            state = _State.join([state, _new_state(newcomers, np.maximum(quoted, 100.0))])
+            state = state.keep(staying, _new_state(newcomers, np.maximum(quoted, 100.0)))
+        elif not staying.all():
+            state = state.keep(staying, None)
         if month == 0:
             # The horizon starts with a clean ledger: overcharges of the warm-up are not counted.
             state.open_errors[:] = 0
@@ -323,7 +338,6 @@ def simulate_chunk(
             penalty = np.minimum(penalty, levers.legal_penalty_cap_cents)
         else:
             tally.count("penalty_cap_breaches", failed & (penalty > levers.legal_penalty_cap_cents))
-        charged_penalty = failed & (penalty > 0)
         tally.count("failed_payments", failed)
 
         # Billing errors (overcharges) wait, unknown to the firm, until an audit or a complaint.
@@ -370,7 +384,7 @@ def simulate_chunk(
                 * b.fee_increase_complaint_rate
                 * increase
                 * (1.0 - fee_notice_relief(notice_days)),
-                propensity * b.penalty_complaint_rate * charged_penalty * unclear,
+                propensity * b.penalty_complaint_rate * penalty / np.maximum(bill, 100.0) * unclear,
             ),
         )
         complained = cause > 0
@@ -433,8 +447,9 @@ def simulate_chunk(
         tenure = month - state.join_month
         in_term = (tenure < minimum_term) & (early_exit_fee > 0)
         deterrence = np.where(in_term, np.exp(-b.exit_fee_deterrence * early_exit_fee / wtp_cents), 1.0)
+        # A penalty fee weighs on the decision to stay like any other charge.
         price_hazard, increase_hazard, complaint_hazard = behaviour.churn_hazards(
-            charged,
+            charged + penalty,
             state.reference,
             wtp_cents,
             state.grievance,
@@ -471,8 +486,9 @@ def simulate_chunk(
 
         state.reference = behaviour.update_reference(state.reference, charged, b.reference_adaptation_rate)
         state.grievance = state.grievance * b.grievance_memory
-        state = state.keep(~gone)
-        tally.start(month, state.segment)
-        tally.total("billing_errors_outstanding", state.open_errors.astype(np.float64))
+        staying = ~gone
+        if on_month is not None:
+            on_month()
+        tally.total("billing_errors_outstanding", np.where(gone, 0.0, state.open_errors))
 
     return ChunkResult(tally.counts, charged_total, months_active, initial.segment if track_charges else None)

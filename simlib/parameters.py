@@ -53,6 +53,7 @@ class Fees(_Section):
         (UsageTier(up_to=None, unit_price=0.5),),
         "Usage price bands above the allowance (ascending)",
         "list",
+        min_length=1,  # no band would leave usage unpriced (and the tariff functions without a price)
     )
     tier_mode: Literal["graduated", "volume"] = param(
         "graduated",
@@ -99,10 +100,10 @@ class Segment(_Section):
         20.0, "Median personal usage level", "units/month", "modelling assumption"
     )
     usage_dispersion: UncertainNonNegative = param(
-        0.8, "Spread of personal usage levels (sd of log)", "log units", SOURCE_JUDGEMENT
+        0.6, "Spread of personal usage levels (sd of log)", "log units", SOURCE_JUDGEMENT
     )
     usage_monthly_variation: UncertainNonNegative = param(
-        0.3,
+        0.25,
         "Month-to-month variation around the personal level (sd of log)",
         "log units",
         SOURCE_JUDGEMENT,
@@ -112,6 +113,12 @@ class Segment(_Section):
     )
     willingness_to_pay_median: UncertainPositive = param(
         45.0, "Median willingness to pay for the service", "{cur}/month", SOURCE_JUDGEMENT
+    )
+    willingness_to_pay_usage_elasticity: UncertainNonNegative = param(
+        0.6,
+        "How willingness to pay scales with personal usage: WTP ∝ (usage level / median)^this",
+        "dimensionless",
+        "heavier users value the service more: " + SOURCE_JUDGEMENT,
     )
     willingness_to_pay_dispersion: UncertainNonNegative = param(
         0.35, "Spread of willingness to pay (sd of log)", "log units", SOURCE_JUDGEMENT
@@ -263,10 +270,10 @@ class Behaviour(_Section):
         "probability/relative increase",
         SOURCE_JUDGEMENT,
     )
-    penalty_complaint_rate: UncertainShare = param(
-        0.08,
-        "Probability of complaining about a penalty fee (propensity 1)",
-        "probability",
+    penalty_complaint_rate: UncertainNonNegative = param(
+        0.25,
+        "Complaint probability per unit of penalty fee relative to the monthly bill (propensity 1)",
+        "probability/relative fee",
         SOURCE_JUDGEMENT,
     )
     surprise_attention_threshold: UncertainNonNegative = param(

@@ -81,8 +81,8 @@ class _Task:
     paired: bool
 
 
-def _run_task(task: _Task) -> tuple[ChunkResult, ...]:
-    return tuple(simulate_chunk(plan, task.start, task.stop, task.paired) for plan in task.plans)
+def _run_task(task: _Task, on_month: Callable[[], None] | None = None) -> tuple[ChunkResult, ...]:
+    return tuple(simulate_chunk(plan, task.start, task.stop, task.paired, on_month) for plan in task.plans)
 
 
 def _monitored(counts: np.ndarray, metric: str) -> np.ndarray:
@@ -144,10 +144,13 @@ class _Pool:
         if self._executor is not None:
             self._executor.shutdown(cancel_futures=True)
 
-    def map(self, tasks: list[_Task]) -> Iterator[tuple[ChunkResult, ...]]:
+    def map(
+        self, tasks: list[_Task], on_month: Callable[[], None]
+    ) -> Iterator[tuple[tuple[ChunkResult, ...], bool]]:
+        """Results in task order, each with whether its months were already reported."""
         if self._executor is None:
-            return map(_run_task, tasks)
-        return self._executor.map(_run_task, tasks)
+            return ((_run_task(task, on_month), True) for task in tasks)
+        return ((result, False) for result in self._executor.map(_run_task, tasks))
 
 
 @dataclass
@@ -163,7 +166,6 @@ def run_replications(
     scenarios: list[Scenario],
     settings: RunSettings,
     progress: bool = True,
-    on_progress: Callable[[int], None] | None = None,
 ) -> list[ReplicationOutcome]:
     """Simulate one or two scenarios (paired) for every replication.
 
@@ -175,23 +177,24 @@ def run_replications(
     models = [[s.realise(r, settings.seed) for s in scenarios] for r in range(settings.replications)]
     segment_count = len(scenarios[0].population.segments)
     outcomes: list[ReplicationOutcome] = []
+    months_per_chunk = settings.months + max(s.simulation.warm_up_months for s in scenarios)
     bar = tqdm(
-        total=settings.replications * len(bounds) * len(scenarios),
-        unit="chunk",
-        desc=f"{len(bounds)} chunks × {settings.months} months × {settings.replications} reps",
+        total=settings.replications * len(bounds) * len(scenarios) * months_per_chunk,
+        unit=" chunk-months",
+        desc=f"{settings.replications} reps × {len(bounds)} chunks × {settings.months} months",
         disable=not progress,
         leave=False,
+        smoothing=0.1,
     )
     with bar, _Pool(settings.workers) as pool:
 
         def execute(plans_per_rep: list[tuple[RunPlan, ...]], track: bool) -> list[list[ChunkResult]]:
             tasks = [_Task(plans, start, stop, track) for plans in plans_per_rep for start, stop in bounds]
             results: list[list[ChunkResult]] = [[] for _ in plans_per_rep]
-            for index, result in enumerate(pool.map(tasks)):
+            for index, (result, reported) in enumerate(pool.map(tasks, lambda: bar.update(1))):
                 results[index // len(bounds)].extend(result)
-                bar.update(len(result))
-                if on_progress is not None:
-                    on_progress(len(result))
+                if not reported:
+                    bar.update(len(result) * months_per_chunk)
             return results
 
         actions: list[list[tuple[RuleAction, ...]]] = [[() for _ in scenarios] for _ in models]

@@ -17,14 +17,14 @@ import math
 import types
 import typing
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from .distributions import _Distribution
+from .distributions import Beta, LogNormal, Normal, Triangular, Uniform, _Distribution
 from .errors import Problem, ScenarioError, show_value
 from .parameters import Fees, ScenarioModel
 
@@ -261,10 +261,38 @@ def _resolve(path: Path, depth: int, chain: tuple[Path, ...]) -> tuple[dict, dic
     base.pop("description", None)
     origins = {k: v for k, v in origins.items() if k not in _IDENTITY}
     merged = _merge(base, data)
-    for leaf in _leaf_paths(data, ""):
-        origins = {k: v for k, v in origins.items() if not _covers(leaf, k)}
-        origins[leaf] = path.name
+    stated, replaced = _stated_paths(base, data, "")
+    for covered in (*replaced, *stated):
+        origins = {k: v for k, v in origins.items() if not _covers(covered, k)}
+    origins.update(dict.fromkeys(stated, path.name))
     return merged, origins
+
+
+def _stated_paths(base: Any, change: Any, prefix: str) -> tuple[list[str], list[str]]:
+    """The leaf paths a child file states, numbered as in the merged result, and the lists it replaces.
+
+    Named items merged into the parent's list keep the parent's position, so their leaves must be
+    numbered by that position, not by where the child happens to list them.
+    """
+    if isinstance(change, dict) and change and not _looks_like_distribution(change):
+        stated: list[str] = []
+        replaced: list[str] = []
+        for key, value in change.items():
+            child = base.get(key) if isinstance(base, dict) else None
+            more = _stated_paths(child, value, f"{prefix}.{key}" if prefix else str(key))
+            stated += more[0]
+            replaced += more[1]
+        return stated, replaced
+    if isinstance(change, list) and change and all(isinstance(v, dict) for v in change):
+        names = [item["name"] for item in base] if _named_items(base) else []
+        if _named_items(change) and {item["name"] for item in change} <= set(names):
+            stated = []
+            for item in change:
+                index = names.index(item["name"])
+                stated += _stated_paths(base[index], item, f"{prefix}[{index}]")[0]
+            return stated, []
+        return list(_leaf_paths(change, prefix)), [prefix]
+    return [prefix], []
 
 
 def _covers(new_leaf: str, old_leaf: str) -> bool:
@@ -327,9 +355,10 @@ def _split_path(key: str) -> list[str]:
 
 def _apply_override(raw: dict, key: str, value: Any, origin: str, origins: dict[str, str]) -> list[Problem]:
     """Set one ``key.path`` in the raw mapping; list items may be named or numbered."""
+    source = _source_of(origin)
     parts = _split_path(key)
     if not parts:
-        return [Problem(origin, key, "empty key path")]
+        return [Problem(source, key, "empty key path")]
     node: Any = raw
     model: Any = ScenarioModel
     walked: list[str] = []
@@ -340,7 +369,7 @@ def _apply_override(raw: dict, key: str, value: Any, origin: str, origins: dict[
             if index is None:
                 names = [str(i.get("name")) for i in node if isinstance(i, dict)]
                 hint = f"; items are {', '.join(names)}" if names else ""
-                return [Problem(origin, key, f"no list item {part!r}{hint}")]
+                return [Problem(source, key, f"no list item {part!r}{hint}")]
             walked.append(f"[{index}]")
             if last:
                 node[index] = value
@@ -350,21 +379,47 @@ def _apply_override(raw: dict, key: str, value: Any, origin: str, origins: dict[
             continue
         fields = _fields_of(model)
         if fields is not None and part not in fields and model is not dict:
-            here = ".".join(walked) or "top level"
-            return [Problem(origin, key, _unknown_key_message(part, walked, fields, here))]
+            here = _join(walked) or "top level"
+            return [Problem(source, key, _unknown_key_message(part, walked, fields, here))]
         walked.append(part)
         if last:
             node[part] = value
             break
+        child_model = _field_model(model, part)
         if part not in node or node[part] is None:
-            node[part] = {}
+            # A list field must start as a list, so that an item in it is reported as missing.
+            node[part] = [] if typing.get_origin(child_model) in (tuple, list) else {}
+        if not isinstance(node[part], dict | list):
+            return [
+                Problem(
+                    source,
+                    key,
+                    f"{_join(walked)} is a single value, not a section (got {show_value(node[part])})",
+                )
+            ]
         node = node[part]
-        model = _field_model(model, part)
+        model = child_model
     dotted = _join(walked)
     for existing in [k for k in origins if _covers(dotted, k)]:
         del origins[existing]
     origins[dotted] = origin
     return []
+
+
+def _source_of(origin: str) -> str:
+    """How an error line names where a value came from: `--set` for the command line."""
+    return "--set" if origin == COMMAND_LINE else origin
+
+
+def _blame_overrides(problems: list[Problem], origins: Mapping[str, str]) -> list[Problem]:
+    """A bad value given with ``--set`` is the command line's mistake, not the file's."""
+    command_line = [k for k, v in origins.items() if v == COMMAND_LINE]
+    return [
+        replace(p, source=_source_of(COMMAND_LINE))
+        if _origin_of(p.path, origins) == COMMAND_LINE or any(_covers(p.path, k) for k in command_line)
+        else p
+        for p in problems
+    ]
 
 
 def _join(parts: list[str]) -> str:
@@ -484,17 +539,43 @@ def _lookup(data: Any, loc: list) -> Any:
     return data
 
 
+_DISTRIBUTIONS = {
+    typing.get_args(d.model_fields["distribution"].annotation)[0]: d
+    for d in (Uniform, Triangular, Normal, LogNormal, Beta)
+}
+
+
+def _distribution_fields(value: Any) -> list[str] | None:
+    """The keys a distribution mapping may hold, if ``value`` names a known distribution."""
+    if isinstance(value, dict) and value.get("distribution") in _DISTRIBUTIONS:
+        return list(_DISTRIBUTIONS[value["distribution"]].model_fields)
+    return None
+
+
 def _pydantic_problems(exc: ValidationError, source: str, raw: Any = None) -> list[Problem]:
     problems: list[Problem] = []
     seen: set[tuple[str, str]] = set()
     union_failures: dict[str, list[dict]] = {}
-    for error in exc.errors(include_url=False):
-        path, clean = _loc_to_path(error["loc"])
+    errors = exc.errors(include_url=False)
+    located = [_loc_to_path(error["loc"]) for error in errors]
+    for index, (error, (path, clean)) in enumerate(zip(errors, located, strict=True)):
         kind = error["type"]
+        if (
+            kind in {"float_type", "float_parsing"}
+            and isinstance(error.get("input"), dict)
+            and any(other.startswith(f"{path}.") for other, _ in located)
+        ):
+            # A distribution with a bad key inside: the deeper line says what is wrong; "must be a
+            # number" (the other branch of number-or-distribution) would only mislead.
+            continue
         if kind == "extra_forbidden":
             key = str(clean[-1])
             parent = clean[:-1]
-            fields = _fields_of(_model_at(tuple(parent))) or []
+            fields = (
+                _fields_of(_model_at(tuple(parent)))
+                or _distribution_fields(_lookup(raw, parent) if raw is not None else None)
+                or []
+            )
             walked = _join([f"[{p}]" if isinstance(p, int) else str(p) for p in parent])
             message = _unknown_key_message(
                 key, [walked] if walked else [], fields, walked or "top level"
@@ -507,8 +588,9 @@ def _pydantic_problems(exc: ValidationError, source: str, raw: Any = None) -> li
             if len(error["loc"]) > len(clean):
                 union_failures.setdefault(path, []).append(error)
         if kind == "too_short" and any(
-            other["loc"][: len(error["loc"])] == error["loc"] and other is not error
-            for other in exc.errors(include_url=False)
+            other["loc"][: len(error["loc"])] == error["loc"]
+            for number, other in enumerate(errors)
+            if number != index
         ):
             continue
         if (problem.path, problem.message) not in seen:
@@ -573,8 +655,16 @@ def _friendly(error: dict) -> str:
         return "unknown distribution; use uniform, triangular, normal, lognormal or beta"
     if kind == "value_error":
         return str(ctx.get("error", error["msg"]))
-    if kind in {"too_short", "too_long", "string_too_short", "string_too_long"}:
+    if kind == "too_short":
+        return f"must have at least {ctx.get('min_length')} item(s)"
+    if kind == "too_long":
+        return f"must have at most {ctx.get('max_length')} item(s)"
+    if kind in {"string_too_short", "string_too_long"}:
         return error["msg"].lower()
+    if kind in {"model_type", "model_attributes_type", "dict_type"}:
+        return "must be a mapping of keys"
+    if kind in {"tuple_type", "list_type"}:
+        return "must be a list"
     return error["msg"][0].lower() + error["msg"][1:]
 
 
@@ -582,7 +672,7 @@ def _validate(raw: dict, origins: Mapping[str, str], source: str, path: Path | N
     try:
         model = ScenarioModel.model_validate(raw)
     except ValidationError as exc:
-        raise ScenarioError(_pydantic_problems(exc, source, raw)) from None
+        raise ScenarioError(_blame_overrides(_pydantic_problems(exc, source, raw), origins)) from None
     problems = cross_field_problems(model, source)
     if problems:
         raise ScenarioError(problems)
@@ -656,13 +746,25 @@ def cross_field_problems(model: ScenarioModel, source: str) -> list[Problem]:
     problems += _tier_problems(model.fees, "fees.", source)
     compliance = model.compliance
     strict = compliance.enforcement == "validate"
-    schedules = [("fees", model.fees)]
+    # (where, fees in force, keys to check there): a change is only blamed for the fees it sets,
+    # so a problem of the base fees is reported once, not again under every later change.
+    schedules: list[tuple[str, Fees, Any]] = [("fees", model.fees, Fees.model_fields)]
     months = [c.month for c in model.fee_changes]
     if months != sorted(months):
         problems.append(Problem(source, "fee_changes", f"changes must be in month order (got {months})"))
     current = model.fees
     for index, change in enumerate(model.fee_changes):
         prefix = f"fee_changes[{index}]"
+        minimum = compliance.minimum_notice_days
+        if strict and minimum is not None and change.notice_days < minimum:
+            problems.append(
+                Problem(
+                    source,
+                    f"{prefix}.notice_days",
+                    f"below the legal minimum notice of {minimum} days "
+                    f"(compliance.minimum_notice_days) (got {change.notice_days})",
+                )
+            )
         unknown = [k for k in change.set if k not in Fees.model_fields]
         for key in unknown:
             guess = difflib.get_close_matches(key, list(Fees.model_fields), n=1, cutoff=0.6)
@@ -677,26 +779,27 @@ def cross_field_problems(model: ScenarioModel, source: str) -> list[Problem]:
         if unknown:
             continue
         try:
-            current = fee_schedule_after(current, change.set)
+            previous, current = current, fee_schedule_after(current, change.set)
         except ValidationError as exc:
             for problem in _pydantic_problems(exc, source):
                 problems.append(Problem(source, f"{prefix}.set.{problem.path}", problem.message))
             continue
-        problems += _tier_problems(current, f"{prefix}.set.", source)
-        schedules.append((f"{prefix}.set", current))
-        minimum = compliance.minimum_notice_days
-        if strict and minimum is not None and change.notice_days < minimum:
-            problems.append(
-                Problem(
-                    source,
-                    f"{prefix}.notice_days",
-                    f"below the legal minimum notice of {minimum} days "
-                    f"(compliance.minimum_notice_days) (got {change.notice_days})",
-                )
-            )
+        already = {
+            (p.path.removeprefix("fees."), p.message) for p in _tier_problems(previous, "fees.", source)
+        }
+        problems += [
+            p
+            for p in _tier_problems(current, f"{prefix}.set.", source)
+            if (p.path.removeprefix(f"{prefix}.set."), p.message) not in already
+        ]
+        schedules.append((f"{prefix}.set", current, change.set))
     if strict:
-        for where, fees in schedules:
-            if compliance.penalty_fee_cap is not None and fees.penalty_fee > compliance.penalty_fee_cap:
+        for where, fees, keys in schedules:
+            if (
+                "penalty_fee" in keys
+                and compliance.penalty_fee_cap is not None
+                and fees.penalty_fee > compliance.penalty_fee_cap
+            ):
                 problems.append(
                     Problem(
                         source,
@@ -705,7 +808,11 @@ def cross_field_problems(model: ScenarioModel, source: str) -> list[Problem]:
                         f"(compliance.penalty_fee_cap) (got {fees.penalty_fee})",
                     )
                 )
-            if compliance.fee_cap is not None and fees.monthly_fee > compliance.fee_cap:
+            if (
+                "monthly_fee" in keys
+                and compliance.fee_cap is not None
+                and fees.monthly_fee > compliance.fee_cap
+            ):
                 problems.append(
                     Problem(
                         source,

@@ -175,6 +175,7 @@ def format_parameters(scenario: Scenario, sources: bool = False) -> str:
 def format_diff(pairs: list[tuple[Parameter, Parameter | None]], base: str, other: str) -> str:
     if not pairs:
         return f"{other} and {base} have the same parameters"
+
     def shown(parameter: Parameter | None) -> str:
         return "(not set)" if parameter is None or parameter.origin == "absent" else _value(parameter.value)
 
