@@ -2,7 +2,7 @@
 
 >>> import simlib
 >>> base = simlib.load("scenarios/baseline.yaml")
->>> reform = simlib.load("scenarios/transparency.yaml")
+>>> reform = simlib.load("scenarios/full_transparency.yaml")
 >>> comparison = simlib.compare(base, reform, customers=20_000, replications=20)
 >>> comparison.summary()
 """

@@ -76,7 +76,8 @@ def uniform(keys: np.ndarray, purpose: Purpose, month: int = -1) -> np.ndarray:
     ----------
     keys : uint64 array from :func:`customer_keys`.
     purpose : what the draw is for; different purposes give independent streams.
-    month : simulation month (0-based); -1 for draws made once per customer (traits).
+    month : simulation month (0-based, negative in the warm-up); trait draws use the default -1.
+        Trait and monthly purposes are numbered apart, so they never share a stream.
     """
     offset = np.uint64(((month + 2) * int(_MONTH_STEP) + int(purpose) * int(_PURPOSE_STEP)) % 2**64)
     with np.errstate(over="ignore"):

@@ -46,6 +46,8 @@ class RunPlan:
     seed: int
     replication: int
     actions: tuple[RuleAction, ...] = ()
+    warm_up_model: ScenarioModel | None = None
+    """The policy in force before month 0 (the baseline's, when comparing); default: ``model``."""
 
 
 @dataclass
@@ -184,6 +186,13 @@ def _new_state(customers: Customers, reference: np.ndarray) -> _State:
     )
 
 
+def _price(state: Customers, context: _Context, month: int) -> np.ndarray:
+    """Bill at each customer's usual usage level (cents), within the legal cap where it is enforced."""
+    price, _ = _bills(state, state.usage_level, context.schedule, month)
+    levers = context.levers
+    return np.minimum(price, levers.legal_fee_cap_cents) if levers.enforce_caps else price
+
+
 def _bills(
     state: Customers, usage: np.ndarray, schedule: FeeSchedule, month: int
 ) -> tuple[np.ndarray, list[tuple[int, np.ndarray, Tariff]]]:
@@ -206,6 +215,25 @@ def _bills(
     return bill, parts
 
 
+@dataclass(frozen=True)
+class _Context:
+    """Everything derived from one (realised) scenario that the monthly loop looks up."""
+
+    model: ScenarioModel
+    table: SegmentTable
+    schedule: FeeSchedule
+    levers: _Levers
+
+    @classmethod
+    def build(cls, model: ScenarioModel, months: int, actions: tuple[RuleAction, ...]) -> _Context:
+        return cls(
+            model,
+            SegmentTable.from_model(model),
+            FeeSchedule(model, months, actions),
+            _Levers.from_model(model),
+        )
+
+
 def simulate_chunk(
     plan: RunPlan,
     seat_start: int,
@@ -217,27 +245,24 @@ def simulate_chunk(
 
     ``on_month`` is called after every simulated month (warm-up included), for progress bars.
     """
-    model, months = plan.model, plan.months
-    table = SegmentTable.from_model(model)
-    schedule = FeeSchedule(model, months, plan.actions)
-    levers = _Levers.from_model(model)
-    b = model.behaviour
-    handling = model.complaint_handling
-    arrivals = model.population.arrivals
-    segments = len(table.names)
+    months = plan.months
+    horizon_context = _Context.build(plan.model, months, plan.actions)
+    warm_up_context = (
+        horizon_context if plan.warm_up_model is None else _Context.build(plan.warm_up_model, months, ())
+    )
+    warm_up = warm_up_context.model.simulation.warm_up_months
+    # The initial customers were shaped by the warm-up policy (the baseline's, when comparing).
+    context = warm_up_context
+    segments = len(context.table.names)
     stream = stream_key(plan.seed, plan.replication)
-    uptake = model.fees.prepay_uptake
-
-    def fee_notice_relief(days: np.ndarray) -> np.ndarray:
-        return 1.0 - np.exp(-days / b.fee_change_notice_days_scale)
 
     seats = np.arange(seat_start, seat_stop, dtype=np.uint64)
     seat_keys = customer_keys(stream, seats)
-    initial = draw_customers(stream, seats, seats, table, uptake, None)
-    initial.join_month -= model.simulation.warm_up_months
-    initial_usage = monthly_usage(initial.usage_level, np.zeros(len(seats)), np.full(len(seats), 0.5))
-    start_bill, _ = _bills(_new_state(initial, np.zeros(len(seats))), initial_usage, schedule, 0)
-    state = _new_state(initial, np.maximum(start_bill, 100.0))
+    initial = draw_customers(stream, seats, seats, context.table, context.model.fees.prepay_uptake, None)
+    initial.join_month -= warm_up
+    state = _new_state(initial, np.zeros(len(seats)))
+    start_bill, _ = _bills(state, state.usage_level, context.schedule, 0)
+    state.reference = np.maximum(np.minimum(start_bill, context.levers.legal_fee_cap_cents), 100.0)
 
     tally = _Tally(months, segments)
     charged_total = np.zeros(len(seats)) if track_charges else None
@@ -245,15 +270,19 @@ def simulate_chunk(
     pool_base = seat_start // POOL_SIZE
     pools = -(-(seat_stop - seat_start) // POOL_SIZE) + 1
 
-    warm_up = model.simulation.warm_up_months
     staying = np.ones(len(seats), dtype=bool)
     for month in range(-warm_up, months):
+        # Before month 0 the world runs under the warm-up policy; the horizon's policy starts at 0.
+        context = warm_up_context if month < 0 else horizon_context
+        model, table, schedule, levers = context.model, context.table, context.schedule, context.levers
+        b, handling, arrivals = model.behaviour, model.complaint_handling, model.population.arrivals
+        uptake = model.fees.prepay_uptake
         fee_month = max(month, 0)
         # Arrivals: each seat may bring one new customer, at a rate set by the headline price.
         newcomer_tariff = schedule.newcomer_tariff(fee_month)
         probability = arrival_probability(
             arrivals.monthly_rate,
-            headline_price(model, newcomer_tariff),
+            min(headline_price(model, newcomer_tariff), levers.legal_fee_cap_cents / 100.0),
             arrivals.market_reference_price,
             arrivals.price_elasticity,
         )
@@ -266,6 +295,7 @@ def simulate_chunk(
             quoted = monthly_bill_cents(
                 newcomers.usage_level, newcomer_tariff, newcomers.prepay, newcomers.transaction_value
             )
+            quoted = np.minimum(quoted, levers.legal_fee_cap_cents)
             state = state.keep(staying, _new_state(newcomers, np.maximum(quoted, 100.0)))
         elif not staying.all():
             state = state.keep(staying, None)
@@ -273,51 +303,58 @@ def simulate_chunk(
             # The horizon starts with a clean ledger: overcharges of the warm-up are not counted.
             state.open_errors[:] = 0
             state.open_error_cents[:] = 0.0
-        is_new = state.join_month == month
+        is_new = (state.join_month == month) & ~state.original
         n = len(state.keys)
         tally.start(month, state.segment)
-        tally.total("active", np.ones(n, dtype=bool))
+        tally.count("active", np.ones(n, dtype=bool))
         tally.count("acquired", is_new)
 
         # Bills: usage, the tariff each customer is on, legal caps.
         variation = table.usage_monthly_variation[state.segment]
         usage = monthly_usage(state.usage_level, variation, uniform(state.keys, Purpose.USAGE_MONTHLY, month))
         bill, groups = _bills(state, usage, schedule, fee_month)
+        # The price a customer judges is the bill at its usual usage, not this month's swings.
+        price = _price(state, context, fee_month)
         over_cap = bill > levers.legal_fee_cap_cents
         if levers.enforce_caps:
             bill = np.minimum(bill, levers.legal_fee_cap_cents)
         else:
             tally.count("fee_cap_breaches", over_cap)
 
-        # Fee changes reaching customers this month: old bill, notice, breaches.
-        increase = np.zeros(n)
-        expected = state.reference.copy()
-        notified = np.zeros(n, dtype=bool)
+        # Fee changes reaching customers this month — scheduled, rule-driven, or the policy itself
+        # replacing the warm-up policy at month 0: the price before, the notice given, breaches.
+        previous_price = np.full(n, np.nan)
         notice_days = np.zeros(n)
-        for group, mask, _ in groups:
-            event = schedule.event(fee_month, group) if month >= 0 else None
-            if event is None:
-                continue
-            affected = mask & ~is_new
-            old_bill = monthly_bill_cents(
-                usage[affected],
-                event.previous,
-                state.prepay[affected],
-                state.transaction_value[affected],
-            )
-            rise = bill[affected] - old_bill
-            increase[affected] = np.maximum(rise, 0.0) / np.maximum(old_bill, 100.0)
-            # Customers who were told in time expect the new bill and adopt it as their reference.
-            expected[affected] += rise * fee_notice_relief(np.asarray(float(event.notice_days)))
-            state.reference[affected] = expected[affected]
-            notice_days[affected] = event.notice_days
-            if event.notice_days > 0:
-                notified[affected] = True
-            minimum = levers.minimum_notice_days
-            if minimum is not None and event.notice_days < minimum and not levers.enforce_caps:
-                breach = np.zeros(n, dtype=bool)
-                breach[affected] = rise > 0
-                tally.count("notice_breaches", breach)
+        if month == 0 and warm_up_context is not horizon_context:
+            before = _price(state, warm_up_context, 0)
+            moved = (before != price) & ~is_new
+            previous_price[moved] = before[moved]
+            notice_days[moved] = levers.minimum_notice_days or 0
+        elif month >= 0:
+            for group, mask, _ in groups:
+                event = schedule.event(fee_month, group)
+                if event is not None:
+                    affected = mask & ~is_new
+                    old = monthly_bill_cents(
+                        state.usage_level[affected],
+                        event.previous,
+                        state.prepay[affected],
+                        state.transaction_value[affected],
+                    )
+                    previous_price[affected] = (
+                        np.minimum(old, levers.legal_fee_cap_cents) if levers.enforce_caps else old
+                    )
+                    notice_days[affected] = event.notice_days
+        changed = ~np.isnan(previous_price)
+        rise = np.where(changed, price - previous_price, 0.0)
+        increase = np.where(changed, np.maximum(rise, 0.0) / np.maximum(previous_price, 100.0), 0.0)
+        # Customers told in time expect the new price and adopt it as their reference.
+        notice_relief = 1.0 - np.exp(-notice_days / b.fee_change_notice_days_scale)
+        state.reference = state.reference + rise * notice_relief
+        notified = changed & (notice_days > 0)
+        minimum = levers.minimum_notice_days
+        if minimum is not None and not levers.enforce_caps:
+            tally.count("notice_breaches", changed & (rise > 0) & (notice_days < minimum))
         tally.count("fee_change_notices", notified)
         tally.count("fee_increases_experienced", increase > 0)
 
@@ -359,14 +396,12 @@ def simulate_chunk(
         tally.total("revenue_setup_cents", setup)
 
         # Surprise, attention, complaints.
-        surprise = behaviour.perceived_surprise(charged, expected, levers.surprise_relief)
+        surprise = behaviour.perceived_surprise(charged, state.reference, levers.surprise_relief)
         attention_draw = uniform(state.keys, Purpose.ATTENTION, month)
         looks = state.attention + (1.0 - state.attention) * levers.notice_attention
+        looks = np.where(notified, looks + (1.0 - looks) * b.fee_change_notice_attention, looks)
         attentive = (
-            (attention_draw < looks)
-            | (notified & (attention_draw < b.fee_change_notice_attention))
-            | (surprise > b.surprise_attention_threshold)
-            | state.complaint_open
+            (attention_draw < looks) | (surprise > b.surprise_attention_threshold) | state.complaint_open
         )
         notices_error = np.where(
             model.transparency.itemised_bills,
@@ -380,10 +415,7 @@ def simulate_chunk(
             (
                 propensity * b.surprise_complaint_rate * surprise * unclear,
                 propensity * b.error_complaint_rate * notices_error * error,
-                propensity
-                * b.fee_increase_complaint_rate
-                * increase
-                * (1.0 - fee_notice_relief(notice_days)),
+                propensity * b.fee_increase_complaint_rate * increase * (1.0 - notice_relief),
                 propensity * b.penalty_complaint_rate * penalty / np.maximum(bill, 100.0) * unclear,
             ),
         )
@@ -447,9 +479,8 @@ def simulate_chunk(
         tenure = month - state.join_month
         in_term = (tenure < minimum_term) & (early_exit_fee > 0)
         deterrence = np.where(in_term, np.exp(-b.exit_fee_deterrence * early_exit_fee / wtp_cents), 1.0)
-        # A penalty fee weighs on the decision to stay like any other charge.
         price_hazard, increase_hazard, complaint_hazard = behaviour.churn_hazards(
-            charged + penalty,
+            price,
             state.reference,
             wtp_cents,
             state.grievance,
@@ -484,7 +515,7 @@ def simulate_chunk(
             charged_total[index] += (charged + penalty)[first_cohort]
             months_active[index] += 1
 
-        state.reference = behaviour.update_reference(state.reference, charged, b.reference_adaptation_rate)
+        state.reference = behaviour.update_reference(state.reference, price, b.reference_adaptation_rate)
         state.grievance = state.grievance * b.grievance_memory
         staying = ~gone
         if on_month is not None:

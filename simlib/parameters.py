@@ -245,7 +245,7 @@ class Behaviour(_Section):
     )
     resolution_relief: UncertainShare = param(
         0.6,
-        "Share of a complaint's grievance removed when it is resolved",
+        "Share of the customer's grievance removed when a complaint is resolved",
         "share",
         "service-recovery literature: resolution restores much, not all, loyalty",
     )
@@ -424,11 +424,12 @@ class ComplaintHandling(_Section):
     )
     goodwill_credit: NonNegative = param(0.0, "Credit given with each resolved complaint", "{cur}/complaint")
     escalation_share: UncertainShare = param(
-        0.02,
+        0.01,
         "Share of unresolved complaints the customer takes to the regulator or ombudsman",
         "share",
-        "chosen so that regulator cases are of the order of 1–25 per 100,000 customers per "
-        "quarter, as in Ofcom's published telecoms complaint figures",
+        "chosen so that fee-related regulator cases are a few per 100,000 customers per quarter: "
+        "Ofcom's published telecoms figures are 1–25 for all causes, of which billing and "
+        "pricing are about 14–23%",
     )
     cost_per_complaint: NonNegative = param(6.0, "Handling cost per complaint", "{cur}/complaint")
     capacity_cost: NonNegative = param(
@@ -486,7 +487,10 @@ class AdjustmentRule(_Section):
 
     name: str = param("rule", "Rule name", "text", min_length=1, max_length=60)
     metric: Literal["complaints_per_1000", "monthly_churn_percent", "escalations_per_100000"] = param(
-        "complaints_per_1000", "Monitored population metric", "choice"
+        "complaints_per_1000",
+        "Monitored population metric, per month: complaints per 1,000 customers, churn in percent, "
+        "or regulator escalations per 100,000 customers",
+        "choice",
     )
     above: float = param(10.0, "Threshold the metric must exceed", "metric units")
     for_months: Annotated[int, Field(ge=1)] = param(

@@ -17,8 +17,9 @@ from .parameters import ScenarioModel
 
 MAX_FAILED_PAYMENT_PROBABILITY = 0.95
 ARRIVAL_ID_STRIDE = 2**40
-"""Customer ids: initial customers are their seat number; a customer arriving in month m through
-seat s has id s + (m + 1)·2^40, so ids never depend on how the population is chunked."""
+"""Customer ids: initial customers are their seat number; a customer arriving in month m (warm-up
+months are negative) through seat s has id s + (m + 1 + 4096)·2^40, so ids never depend on how the
+population is chunked."""
 
 
 @dataclass(frozen=True)

@@ -205,17 +205,10 @@ def run_replications(
                 )
         plans = [
             tuple(
-                RunPlan(
-                    model,
-                    settings.customers,
-                    settings.months,
-                    settings.seed,
-                    rep,
-                    actions[rep][position],
-                )
-                for position, model in enumerate(rep_models)
+                _plan(models[rep], position, settings, rep, actions[rep][position])
+                for position in range(len(scenarios))
             )
-            for rep, rep_models in enumerate(models)
+            for rep in range(len(models))
         ]
         for rep, chunk_results in enumerate(execute(plans, paired)):
             per_scenario = [chunk_results[i :: len(scenarios)] for i in range(len(scenarios))]
@@ -225,6 +218,22 @@ def run_replications(
                 outcome.winners_losers = _winners_losers(per_scenario[0], per_scenario[1], segment_count)
             outcomes.append(outcome)
     return outcomes
+
+
+def _plan(
+    models: list[ScenarioModel], position: int, settings: RunSettings, replication: int, actions: tuple
+) -> RunPlan:
+    """The run of scenario ``position``; a reform's warm-up runs under the baseline (position 0), so
+    both runs reach month 0 with the same customers in the same state."""
+    return RunPlan(
+        models[position],
+        settings.customers,
+        settings.months,
+        settings.seed,
+        replication,
+        actions,
+        warm_up_model=models[0] if position > 0 else None,
+    )
 
 
 def _resolve_rules(
@@ -240,19 +249,7 @@ def _resolve_rules(
     for _ in range(settings.months + 1):
         if not pending:
             break
-        plans = [
-            (
-                RunPlan(
-                    models[rep][position],
-                    settings.customers,
-                    settings.months,
-                    settings.seed,
-                    rep,
-                    actions[rep][position],
-                ),
-            )
-            for rep in pending
-        ]
+        plans = [(_plan(models[rep], position, settings, rep, actions[rep][position]),) for rep in pending]
         still: list[int] = []
         for rep, results in zip(pending, execute(plans), strict=True):
             counts = np.sum([c.counts for c in results], axis=0)

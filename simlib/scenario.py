@@ -61,8 +61,19 @@ class Scenario:
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("Scenario is immutable: use with_changes() to derive a new one")
 
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("Scenario is immutable: use with_changes() to derive a new one")
+
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            # Private and special names are not parameters; forwarding them would let copy.deepcopy
+            # find the model's __deepcopy__ and hand back a ScenarioModel instead of a Scenario.
+            raise AttributeError(name)
         return getattr(self._model, name)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuild through __init__: __setattr__ refuses the default slot-by-slot restore.
+        return (Scenario, (self._model, dict(self._origins), self._path))
 
     def __repr__(self) -> str:
         return f"Scenario(name={self.name!r}, path={str(self._path) if self._path else None!r})"
@@ -190,8 +201,8 @@ def json_schema() -> dict[str, Any]:
 def diff(base: Scenario, other: Scenario) -> list[tuple[Parameter, Parameter | None]]:
     """Parameters whose values differ (the reform documentation), in schema order.
 
-    Returns pairs (base parameter, other parameter); a list-valued parameter present in only one
-    scenario appears with ``None`` on the missing side.
+    Returns pairs (base parameter, other parameter); a list item present in only one scenario has
+    ``None`` on the other side, or on the base side a stand-in with value ``None`` and origin "absent".
     """
     base_params = {p.path: p for p in base.parameters() if p.path not in _IDENTITY}
     other_params = {p.path: p for p in other.parameters() if p.path not in _IDENTITY}
@@ -216,14 +227,50 @@ def _missing(path: str, like: Parameter) -> Parameter:
 # --------------------------------------------------------------------------- resolution
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """Safe YAML that rejects a key stated twice in one mapping (plain YAML silently keeps the last)."""
+
+
+def _construct_mapping_once(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    """A mapping, or a YAML error at the second occurrence of a repeated key."""
+    first_line: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor` may be overridden, by design
+            continue
+        key = loader.construct_object(key_node, deep=deep)
+        try:
+            if key in first_line:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"key {key!r} is stated twice (first on line {first_line[key] + 1})",
+                    key_node.start_mark,
+                )
+            first_line[key] = key_node.start_mark.line
+        except TypeError:  # an unhashable key: the safe constructor reports it
+            break
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping_once)
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ScenarioError([Problem(str(path), "", "file not found")])
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader: no arbitrary objects
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        position = getattr(exc, "position", None)  # a ReaderError (bad character) has no mark
+        if mark is not None:
+            where = f"line {mark.line + 1}, column {mark.column + 1}"
+        elif position is not None:
+            before = text[:position]
+            where = f"line {before.count(chr(10)) + 1}, column {position - before.rfind(chr(10))}"
+        else:
+            where = "unknown position"
         reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ScenarioError([Problem(str(path), "", f"not valid YAML at {where}: {reason}")]) from None
     except UnicodeDecodeError:
@@ -657,13 +704,11 @@ def _friendly(error: dict) -> str:
         return str(ctx.get("error", error["msg"]))
     if kind == "too_short":
         return f"must have at least {ctx.get('min_length')} item(s)"
-    if kind == "too_long":
-        return f"must have at most {ctx.get('max_length')} item(s)"
-    if kind in {"string_too_short", "string_too_long"}:
+    if kind in {"too_long", "string_too_short", "string_too_long"}:
         return error["msg"].lower()
-    if kind in {"model_type", "model_attributes_type", "dict_type"}:
+    if kind in {"model_type", "dict_type"}:
         return "must be a mapping of keys"
-    if kind in {"tuple_type", "list_type"}:
+    if kind == "tuple_type":
         return "must be a list"
     return error["msg"][0].lower() + error["msg"][1:]
 
@@ -675,7 +720,7 @@ def _validate(raw: dict, origins: Mapping[str, str], source: str, path: Path | N
         raise ScenarioError(_blame_overrides(_pydantic_problems(exc, source, raw), origins)) from None
     problems = cross_field_problems(model, source)
     if problems:
-        raise ScenarioError(problems)
+        raise ScenarioError(_blame_overrides(problems, origins))
     return Scenario(model, origins, path)
 
 
@@ -839,6 +884,53 @@ def cross_field_problems(model: ScenarioModel, source: str) -> list[Problem]:
                     source, f"adjustment_rules[{index}].name", f"duplicate rule name (got {show_value(name)})"
                 )
             )
+    problems += _distribution_problems(model, "", source)
+    return problems
+
+
+# The extreme uniforms a parameter draw can use (draws.scalar_uniform never returns 0 or 1).
+_EXTREME_DRAWS = (2.0**-54, 1.0 - 2.0**-53)
+
+
+def _number_bounds(annotation: Any) -> list[Any]:
+    """The constraints (Ge, Gt, Le, ...) of the number branch of a number-or-distribution field."""
+    for branch in typing.get_args(annotation):
+        if typing.get_origin(branch) is typing.Annotated and typing.get_args(branch)[0] is float:
+            return [c for info in typing.get_args(branch)[1:] for c in getattr(info, "metadata", [])]
+    return []
+
+
+def _distribution_problems(model: BaseModel, prefix: str, source: str) -> list[Problem]:
+    """Distributions that can draw a value their parameter may not take.
+
+    Caught here, not when drawn: otherwise `validate` passes and a run fails in whichever
+    replication happens to draw such a value.
+    """
+    problems: list[Problem] = []
+    for name, field in type(model).model_fields.items():
+        value = getattr(model, name)
+        path = f"{prefix}.{name}" if prefix else name
+        if isinstance(value, _Distribution):
+            low, high = (float(value.quantile(u)) for u in _EXTREME_DRAWS)
+            for bound in _number_bounds(field.annotation):
+                ge, gt, le = (getattr(bound, k, None) for k in ("ge", "gt", "le"))
+                outside = (
+                    (ge is not None and low < ge, f"{low:.4g} but the value must be ≥ {ge}"),
+                    (gt is not None and low <= gt, f"{low:.4g} but the value must be > {gt}"),
+                    (le is not None and high > le, f"{high:.4g} but the value must be ≤ {le}"),
+                )
+                hint = "truncate it with low and high" if isinstance(value, Normal) else "narrow it"
+                problems += [
+                    Problem(source, path, f"the distribution can draw {what}; {hint} (got {_display(value)})")
+                    for breached, what in outside
+                    if breached
+                ]
+        elif isinstance(value, BaseModel):
+            problems += _distribution_problems(value, path, source)
+        elif isinstance(value, tuple):
+            for index, item in enumerate(value):
+                if isinstance(item, BaseModel):
+                    problems += _distribution_problems(item, f"{path}[{index}]", source)
     return problems
 
 

@@ -154,7 +154,8 @@ def format_overview(comparisons: Sequence[Comparison], customers: int, replicati
 
 def _value(value: object) -> str:
     if isinstance(value, float):
-        return f"{value:g}"
+        # 12 significant digits: `g` alone keeps 6, so a diff could show two different values alike.
+        return f"{value:.12g}"
     if value is None:
         return "(none)"
     return str(value)

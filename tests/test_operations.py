@@ -1,0 +1,150 @@
+"""Unit tests of the pure operations functions (:mod:`simlib.operations`): billing errors,
+complaint handling with finite capacity, audits.
+
+Exact properties per draw; frequencies within Z = 4 binomial standard errors. Seeds are fixed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from simlib import operations
+
+Z = 4.0
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(7)
+
+
+def binomial_close(count: float, n: float, p: float) -> bool:
+    return abs(count - n * p) <= Z * np.sqrt(n * p * (1.0 - p))
+
+
+# --------------------------------------------------------------------------- billing errors
+
+
+def test_billing_errors_rate_and_sizes(rng) -> None:
+    n = 300_000
+    bill = np.rint(rng.lognormal(np.log(3000), 0.6, n))
+    bill[:50] = 0.0  # a zero bill still carries a (one-cent) overcharge when it errs
+    draw = rng.random(n)
+    error, overcharge = operations.billing_errors(bill, draw, 0.02, 0.15)
+    np.testing.assert_array_equal(error, draw < 0.02)
+    assert binomial_close(error.sum(), n, 0.02)
+    assert np.all(overcharge[~error] == 0)
+    assert np.all(overcharge[error] >= 1)
+    np.testing.assert_array_equal(overcharge, np.rint(overcharge))
+    np.testing.assert_array_equal(overcharge[error], np.maximum(np.rint(bill[error] * 0.15), 1.0))
+    # Tiny errors round up to a cent rather than vanish.
+    err, tiny = operations.billing_errors(np.array([0.0, 3.0, 100.0]), np.zeros(3), 1.0, 0.001)
+    assert err.all() and tiny.tolist() == [1.0, 1.0, 1.0]
+    none, zero = operations.billing_errors(bill, draw, 0.0, 0.15)
+    assert not none.any() and not zero.any()
+
+
+# --------------------------------------------------------------------------- complaint handling
+
+
+def _pools(rng, pools: int, size: int, open_share: float):
+    pool = np.repeat(np.arange(pools), size)
+    complaint_open = rng.random(pools * size) < open_share
+    return pool, complaint_open, rng.random(pools * size)
+
+
+def test_everything_served_when_capacity_suffices(rng) -> None:
+    pools, size = 50, 1000
+    pool, complaint_open, draw = _pools(rng, pools, size, 0.004)
+    waiting = np.bincount(pool[complaint_open], minlength=pools)
+    capacity = 8.0  # per 1,000 customers: 8 per pool
+    assert waiting.max() <= capacity  # precondition (Poisson(4) rarely reaches 9 in 50 pools)
+    out = operations.handle_complaints(complaint_open, pool, pools, capacity, 0.7, 0.02, draw)
+    np.testing.assert_array_equal(out.handled, complaint_open)
+
+
+def test_capacity_respected_in_expectation(rng) -> None:
+    """Each pool of 1,000 customers has capacity 8 and about 50 open complaints; each waiting
+    complaint is served with probability capacity / waiting, so the number served in a pool is
+    Binomial(waiting, 8 / waiting) with mean 8."""
+    pools, size, capacity = 400, 1000, 8.0
+    pool, complaint_open, draw = _pools(rng, pools, size, 0.05)
+    out = operations.handle_complaints(complaint_open, pool, pools, capacity, 0.7, 0.02, draw)
+    waiting = np.bincount(pool[complaint_open], minlength=pools).astype(float)
+    handled = np.bincount(pool[out.handled], minlength=pools)
+    share = capacity / waiting
+    expected, var = (waiting * share).sum(), (waiting * share * (1 - share)).sum()
+    assert abs(handled.sum() - expected) <= Z * np.sqrt(var)
+    assert expected == pytest.approx(capacity * pools)
+    # Capacity scales with the pool's active customers, not the whole population.
+    small = pool < pools // 2
+    pool_small = pool[~small | (np.arange(len(pool)) % 2 == 0)]
+    open_small = complaint_open[~small | (np.arange(len(pool)) % 2 == 0)]
+    draw_small = draw[~small | (np.arange(len(pool)) % 2 == 0)]
+    out = operations.handle_complaints(open_small, pool_small, pools, capacity, 0.7, 0.02, draw_small)
+    handled = np.bincount(pool_small[out.handled], minlength=pools)
+    waiting = np.bincount(pool_small[open_small], minlength=pools).astype(float)
+    active = np.bincount(pool_small, minlength=pools).astype(float)
+    share = np.minimum(capacity * active / 1000 / waiting, 1.0)
+    for part in (slice(0, pools // 2), slice(pools // 2, pools)):
+        mean = (waiting[part] * share[part]).sum()
+        var = (waiting[part] * share[part] * (1 - share[part])).sum()
+        assert abs(handled[part].sum() - mean) <= Z * np.sqrt(var)
+
+
+def test_handling_outcomes_partition_and_rates(rng) -> None:
+    pools, size = 200, 1000
+    pool, complaint_open, draw = _pools(rng, pools, size, 0.02)
+    resolution, escalation = 0.7, 0.2
+    out = operations.handle_complaints(complaint_open, pool, pools, 12.0, resolution, escalation, draw)
+    # Only open complaints are handled; resolved and escalated are disjoint parts of handled.
+    assert not (out.handled & ~complaint_open).any()
+    assert not (out.resolved & ~out.handled).any()
+    assert not (out.escalated & ~out.handled).any()
+    assert not (out.escalated & out.resolved).any()
+    handled = out.handled.sum()
+    assert binomial_close(out.resolved.sum(), handled, resolution)
+    unresolved = (out.handled & ~out.resolved).sum()
+    assert binomial_close(out.escalated.sum(), unresolved, escalation)
+    # Certain resolution: nothing escalates; no resolution: every handled complaint is unresolved.
+    sure = operations.handle_complaints(complaint_open, pool, pools, 12.0, 1.0, 1.0, draw)
+    np.testing.assert_array_equal(sure.resolved, sure.handled)
+    assert not sure.escalated.any()
+    never = operations.handle_complaints(complaint_open, pool, pools, 12.0, 0.0, 1.0, draw)
+    assert not never.resolved.any()
+    np.testing.assert_array_equal(never.escalated, never.handled)
+
+
+def test_no_capacity_or_no_complaints(rng) -> None:
+    pools, size = 10, 500
+    pool, complaint_open, draw = _pools(rng, pools, size, 0.03)
+    idle = operations.handle_complaints(complaint_open, pool, pools, 0.0, 0.7, 0.02, draw)
+    assert not idle.handled.any() and not idle.resolved.any() and not idle.escalated.any()
+    quiet = operations.handle_complaints(np.zeros_like(complaint_open), pool, pools, 8.0, 0.7, 0.02, draw)
+    assert not quiet.handled.any()
+
+
+def test_more_capacity_never_serves_fewer(rng) -> None:
+    pools, size = 100, 1000
+    pool, complaint_open, draw = _pools(rng, pools, size, 0.03)
+    previous = np.zeros_like(complaint_open)
+    for capacity in (2.0, 5.0, 10.0, 20.0, 40.0):
+        out = operations.handle_complaints(complaint_open, pool, pools, capacity, 0.7, 0.02, draw)
+        assert np.all(out.handled >= previous), capacity
+        previous = out.handled
+
+
+# --------------------------------------------------------------------------- audits
+
+
+def test_audit_finds_a_share_of_customers_with_open_errors(rng) -> None:
+    n = 200_000
+    open_errors = rng.poisson(0.2, n)
+    draw = rng.random(n)
+    found = operations.audit(open_errors, draw, 0.7)
+    assert not (found & (open_errors == 0)).any()
+    np.testing.assert_array_equal(found, (open_errors > 0) & (draw < 0.7))
+    assert binomial_close(found.sum(), (open_errors > 0).sum(), 0.7)
+    assert not operations.audit(open_errors, draw, 0.0).any()
+    np.testing.assert_array_equal(operations.audit(open_errors, draw, 1.0), open_errors > 0)
