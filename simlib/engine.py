@@ -64,6 +64,7 @@ class ChunkResult:
 class _State(Customers):
     """Per-customer state: the traits plus what changes month to month."""
 
+    price: np.ndarray
     reference: np.ndarray
     grievance: np.ndarray
     complaint_open: np.ndarray
@@ -174,11 +175,13 @@ def chunk_bounds(customers: int, chunk_size: int) -> list[tuple[int, int]]:
     return [(start, min(start + size, customers)) for start in range(0, customers, size)]
 
 
-def _new_state(customers: Customers, reference: np.ndarray) -> _State:
+def _new_state(customers: Customers, price: np.ndarray) -> _State:
+    """State of customers entering now; their reference price starts at the price they were quoted."""
     n = len(customers.keys)
     return _State(
         **{f.name: getattr(customers, f.name) for f in fields(Customers)},
-        reference=reference,
+        price=price,
+        reference=price.copy(),
         grievance=np.zeros(n),
         complaint_open=np.zeros(n, dtype=bool),
         open_errors=np.zeros(n, dtype=np.int64),
@@ -253,6 +256,7 @@ def simulate_chunk(
     warm_up = warm_up_context.model.simulation.warm_up_months
     # The initial customers were shaped by the warm-up policy (the baseline's, when comparing).
     context = warm_up_context
+    levers = context.levers
     segments = len(context.table.names)
     stream = stream_key(plan.seed, plan.replication)
 
@@ -261,8 +265,8 @@ def simulate_chunk(
     initial = draw_customers(stream, seats, seats, context.table, context.model.fees.prepay_uptake, None)
     initial.join_month -= warm_up
     state = _new_state(initial, np.zeros(len(seats)))
-    start_bill, _ = _bills(state, state.usage_level, context.schedule, 0)
-    state.reference = np.maximum(np.minimum(start_bill, context.levers.legal_fee_cap_cents), 100.0)
+    state.price = _price(state, context, 0)
+    state.reference = state.price.copy()
 
     tally = _Tally(months, segments)
     charged_total = np.zeros(len(seats)) if track_charges else None
@@ -295,8 +299,9 @@ def simulate_chunk(
             quoted = monthly_bill_cents(
                 newcomers.usage_level, newcomer_tariff, newcomers.prepay, newcomers.transaction_value
             )
-            quoted = np.minimum(quoted, levers.legal_fee_cap_cents)
-            state = state.keep(staying, _new_state(newcomers, np.maximum(quoted, 100.0)))
+            if levers.enforce_caps:
+                quoted = np.minimum(quoted, levers.legal_fee_cap_cents)
+            state = state.keep(staying, _new_state(newcomers, quoted))
         elif not staying.all():
             state = state.keep(staying, None)
         if month == 0:
@@ -313,8 +318,13 @@ def simulate_chunk(
         variation = table.usage_monthly_variation[state.segment]
         usage = monthly_usage(state.usage_level, variation, uniform(state.keys, Purpose.USAGE_MONTHLY, month))
         bill, groups = _bills(state, usage, schedule, fee_month)
-        # The price a customer judges is the bill at its usual usage, not this month's swings.
-        price = _price(state, context, fee_month)
+        # The price a customer judges is the bill at its usual usage, not this month's swings. It
+        # changes only when the tariff does: at month 0 (the policy starts) and at fee-change events.
+        events = [schedule.event(fee_month, g) for g in range(schedule.groups)] if month > 0 else []
+        previous = state.price
+        if month == 0 or any(e is not None for e in events):
+            state.price = _price(state, context, fee_month)
+        price = state.price
         over_cap = bill > levers.legal_fee_cap_cents
         if levers.enforce_caps:
             bill = np.minimum(bill, levers.legal_fee_cap_cents)
@@ -326,25 +336,15 @@ def simulate_chunk(
         previous_price = np.full(n, np.nan)
         notice_days = np.zeros(n)
         if month == 0 and warm_up_context is not horizon_context:
-            before = _price(state, warm_up_context, 0)
-            moved = (before != price) & ~is_new
-            previous_price[moved] = before[moved]
+            moved = (previous != price) & ~is_new
+            previous_price[moved] = previous[moved]
             notice_days[moved] = levers.minimum_notice_days or 0
-        elif month >= 0:
-            for group, mask, _ in groups:
-                event = schedule.event(fee_month, group)
-                if event is not None:
-                    affected = mask & ~is_new
-                    old = monthly_bill_cents(
-                        state.usage_level[affected],
-                        event.previous,
-                        state.prepay[affected],
-                        state.transaction_value[affected],
-                    )
-                    previous_price[affected] = (
-                        np.minimum(old, levers.legal_fee_cap_cents) if levers.enforce_caps else old
-                    )
-                    notice_days[affected] = event.notice_days
+        for group, mask, _ in groups if events else ():
+            event = events[group]
+            if event is not None:
+                affected = mask & ~is_new
+                previous_price[affected] = previous[affected]
+                notice_days[affected] = event.notice_days
         changed = ~np.isnan(previous_price)
         rise = np.where(changed, price - previous_price, 0.0)
         increase = np.where(changed, np.maximum(rise, 0.0) / np.maximum(previous_price, 100.0), 0.0)

@@ -41,8 +41,9 @@ def handle_complaints(
 
     A pool's capacity this month is capacity_per_1000 · active customers / 1000. When open
     complaints exceed it, each is served with probability capacity / open, so capacity binds in
-    expectation (the served count is binomial around it); the rest wait in the backlog. A served complaint is resolved with the resolution
-    rate; an unresolved one is taken to the regulator with the escalation share. One uniform draw
+    expectation (the served count is binomial around it); the rest wait in the backlog. A served
+    complaint is resolved with the resolution rate; an unresolved one is taken to the regulator
+    with the escalation share. One uniform draw
     decides all three, partitioned as [resolved | unresolved-escalated | unresolved | waiting].
     """
     active = np.bincount(pool, minlength=pools).astype(np.float64)

@@ -231,7 +231,7 @@ class Behaviour(_Section):
         SOURCE_JUDGEMENT,
     )
     reference_tolerance: UncertainNonNegative = param(
-        0.1,
+        0.02,
         "Relative change against the reference price that customers do not react to",
         "relative change",
         "latitude of price acceptance: Kalyanaram & Little (1994)",
