@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from . import tables
-from .errors import ScenarioError
+from .errors import InputError, ScenarioError
 from .runner import compare, simulate
 from .scenario import Scenario, diff, json_schema, load, parse_assignment
 
@@ -36,7 +36,7 @@ def _friendly_errors(command: Callable) -> Callable:
             return command(*args, **kwargs)
         except ScenarioError as exc:
             _fail([str(p) for p in exc.problems])
-        except (ValueError, FileExistsError) as exc:
+        except (InputError, FileExistsError) as exc:
             _fail([str(exc)])
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)

@@ -11,9 +11,15 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from scipy import stats
 
 from .draws import scalar_uniform
+
+
+def _stats():
+    """scipy.stats, imported on first use: importing it costs about a second at start-up."""
+    from scipy import stats
+
+    return stats
 
 
 class _Distribution(BaseModel):
@@ -65,7 +71,7 @@ class Triangular(_Distribution):
 
     def quantile(self, probability: float) -> float:
         width = self.high - self.low
-        return stats.triang.ppf(probability, (self.mode - self.low) / width, self.low, width)
+        return _stats().triang.ppf(probability, (self.mode - self.low) / width, self.low, width)
 
 
 class Normal(_Distribution):
@@ -80,7 +86,7 @@ class Normal(_Distribution):
     def quantile(self, probability: float) -> float:
         low = -float("inf") if self.low is None else (self.low - self.mean) / self.sd
         high = float("inf") if self.high is None else (self.high - self.mean) / self.sd
-        return stats.truncnorm.ppf(probability, low, high, loc=self.mean, scale=self.sd)
+        return _stats().truncnorm.ppf(probability, low, high, loc=self.mean, scale=self.sd)
 
 
 class LogNormal(_Distribution):
@@ -91,7 +97,7 @@ class LogNormal(_Distribution):
     sd_log: float = Field(gt=0)
 
     def quantile(self, probability: float) -> float:
-        return stats.lognorm.ppf(probability, self.sd_log, scale=self.median)
+        return _stats().lognorm.ppf(probability, self.sd_log, scale=self.median)
 
 
 class Beta(_Distribution):
@@ -104,7 +110,7 @@ class Beta(_Distribution):
     high: float = 1.0
 
     def quantile(self, probability: float) -> float:
-        return stats.beta.ppf(probability, self.a, self.b, self.low, self.high - self.low)
+        return _stats().beta.ppf(probability, self.a, self.b, self.low, self.high - self.low)
 
 
 Distribution = Annotated[

@@ -19,8 +19,8 @@ _MIX_2 = np.uint64(0xC4CEB9FE1A85EC53)
 _MONTH_STEP = np.uint64(0x9E3779B97F4A7C15)
 _PURPOSE_STEP = np.uint64(0xD6E8FEB86659FD93)
 _SHIFT_33 = np.uint64(33)
-_SHIFT_11 = np.uint64(11)
-_TO_UNIT = 2.0**-53
+_SHIFT_12 = np.uint64(12)
+_TO_UNIT = 2.0**-52
 
 
 class Purpose(IntEnum):
@@ -72,6 +72,9 @@ def customer_keys(key: np.uint64, customer_ids: np.ndarray) -> np.ndarray:
 def uniform(keys: np.ndarray, purpose: Purpose, month: int = -1) -> np.ndarray:
     """Uniform numbers in the open interval (0, 1), one per customer key.
 
+    The top 52 bits of the hash, centred in their cell: the smallest draw is 2^-53 and the largest
+    1 − 2^-53, both exactly representable, so inverse CDFs never see 0 or 1.
+
     Parameters
     ----------
     keys : uint64 array from :func:`customer_keys`.
@@ -82,7 +85,7 @@ def uniform(keys: np.ndarray, purpose: Purpose, month: int = -1) -> np.ndarray:
     offset = np.uint64(((month + 2) * int(_MONTH_STEP) + int(purpose) * int(_PURPOSE_STEP)) % 2**64)
     with np.errstate(over="ignore"):
         x = _fmix64(keys + offset)
-    x >>= _SHIFT_11
+    x >>= _SHIFT_12
     out = x.astype(np.float64)
     out += 0.5
     out *= _TO_UNIT
@@ -92,4 +95,4 @@ def uniform(keys: np.ndarray, purpose: Purpose, month: int = -1) -> np.ndarray:
 def scalar_uniform(*parts: object) -> float:
     """A single uniform in (0, 1) from any tuple of labels (used for per-replication parameter draws)."""
     digest = hashlib.blake2b("/".join(map(str, parts)).encode(), digest_size=8).digest()
-    return ((int.from_bytes(digest, "little") >> 11) + 0.5) * _TO_UNIT
+    return ((int.from_bytes(digest, "little") >> 12) + 0.5) * _TO_UNIT

@@ -18,6 +18,10 @@ class Problem:
         return f"{location}: {self.message}"
 
 
+class InputError(ValueError):
+    """Run settings that cannot work (sizes, seeds, horizons, scenarios that cannot be paired)."""
+
+
 class ScenarioError(ValueError):
     """A scenario file (or an override) is invalid; carries every problem found, not just the first."""
 

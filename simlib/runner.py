@@ -18,6 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .engine import ChunkResult, RunPlan, chunk_bounds, simulate_chunk
+from .errors import InputError
 from .metrics import INDEX
 from .parameters import AdjustmentRule, ScenarioModel
 from .results import Comparison, RunInfo, SimulationResult
@@ -61,12 +62,12 @@ class RunSettings:
         )
         for name in ("customers", "months", "replications", "chunk_size", "workers"):
             if getattr(settings, name) < 1:
-                raise ValueError(f"{name} must be at least 1 (got {getattr(settings, name)})")
+                raise InputError(f"{name} must be at least 1 (got {getattr(settings, name)})")
         if settings.seed < 0:
-            raise ValueError(f"seed must be non-negative (got {settings.seed})")
+            raise InputError(f"seed must be non-negative (got {settings.seed})")
         last_change = max((c.month for c in scenario.fee_changes), default=0)
         if last_change >= settings.months:
-            raise ValueError(
+            raise InputError(
                 f"{scenario.name}: a fee change takes effect in month {last_change}, beyond the "
                 f"{settings.months}-month horizon; use more months"
             )
@@ -351,7 +352,7 @@ def compare(
     """
     baseline, reform = _as_scenario(baseline), _as_scenario(reform)
     if [s.name for s in baseline.population.segments] != [s.name for s in reform.population.segments]:
-        raise ValueError("baseline and reform must have the same segments to be compared")
+        raise InputError("baseline and reform must have the same segments to be compared")
     settings = RunSettings.resolve(baseline, customers, months, replications, seed, chunk_size, workers)
     RunSettings.resolve(reform, settings.customers, settings.months, settings.replications, settings.seed)
     outcomes = run_replications([baseline, reform], settings, progress)

@@ -1,0 +1,200 @@
+"""The `simlib` console command, run as a user runs it: a real process, real files, exit codes."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import simlib
+from simlib.scenario import json_schema
+
+SIMLIB = Path(sys.executable).parent / "simlib"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SHIPPED = Path(__file__).resolve().parents[1] / "scenarios"
+BASE = FIXTURES / "base.yaml"
+TINY = ["--customers", "2000", "--months", "4", "--replications", "2", "--quiet"]
+OUTPUTS = {"monthly.parquet", "monthly.csv", "summary.csv", "scenario.json", "provenance.json"}
+
+
+def simlib_command(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """Run the installed entry point; a traceback is a bug whatever the exit status."""
+    result = subprocess.run(
+        [str(SIMLIB), *map(str, args)], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def cells(line: str) -> list[str]:
+    """The columns of one row of a plain-text table (columns are separated by two or more spaces)."""
+    return re.split(r"\s{2,}", line.strip())
+
+
+def table_rows(text: str) -> dict[str, list[str]]:
+    return {row[0]: row for row in map(cells, text.splitlines()) if row and row[0]}
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    out = tmp_path_factory.mktemp("run") / "results"
+    return out, simlib_command("run", BASE, *TINY, "--out", out)
+
+
+def test_entry_point_is_installed():
+    assert SIMLIB.is_file()
+
+
+def test_validate_good_files():
+    files = [*sorted(SHIPPED.glob("*.yaml")), BASE, FIXTURES / "child.yaml"]
+    result = simlib_command("validate", *files)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [f"ok: {f}" for f in files]
+    assert result.stderr == ""
+
+
+def test_validate_broken_file_prints_one_line_per_problem():
+    broken = FIXTURES / "invalid" / "several_problems.yaml"
+    typo = FIXTURES / "invalid" / "typo_key.yaml"
+    missing = FIXTURES / "no_such_file.yaml"
+    result = simlib_command("validate", BASE, broken, typo, missing)
+    assert result.returncode == 2
+    assert result.stdout.splitlines() == [f"ok: {BASE}"]
+    assert result.stderr.splitlines() == [
+        f"error: {broken}: population.segments: segment shares must sum to 1 (got 1.4)",
+        f"error: {broken}: population.segments[1].name: duplicate segment name (got 'light')",
+        f"error: {broken}: fees.bill_cap: is below fees.minimum_charge 10.0 (got 5.0)",
+        f"error: {broken}: adjustment_rules[1].name: duplicate rule name (got 'r')",
+        f"error: {typo}: fees.montly_fee: unknown key 'montly_fee' in fees; did you mean fees.monthly_fee? "
+        "(value 30)",
+        f"error: {missing}: file not found",
+    ]
+
+
+def test_run_writes_every_output(first_run):
+    out, result = first_run
+    assert result.returncode == 0, result.stderr
+    assert {p.name for p in out.iterdir()} == OUTPUTS
+    assert f"results written to {out}" in result.stdout
+    assert "2,000 customers × 4 months × 2 replications, seed 7" in result.stdout
+
+    monthly = pd.read_parquet(out / "monthly.parquet")
+    assert set(monthly["replication"]) == {0, 1}
+    assert set(monthly["month"]) == {0, 1, 2, 3}
+    assert set(monthly["segment"]) == {"light", "standard", "heavy"}
+    pd.testing.assert_frame_equal(pd.read_csv(out / "monthly.csv"), monthly, check_dtype=False)
+
+    summary = pd.read_csv(out / "summary.csv", index_col=0)
+    assert {"mean", "low", "high", "unit"} <= set(summary.columns)
+    net = summary.loc["net_revenue"]
+    assert net["low"] <= net["mean"] <= net["high"]
+    assert net["unit"] == "EUR"
+
+    scenario = simlib.load(BASE)
+    assert json.loads((out / "scenario.json").read_text()) == scenario.as_dict()
+    provenance = json.loads((out / "provenance.json").read_text())
+    assert provenance["scenario_fingerprint"] == scenario.fingerprint()
+    assert (provenance["customers"], provenance["months"], provenance["replications"]) == (2000, 4, 2)
+
+
+def test_run_refuses_to_overwrite_results(first_run):
+    out, _ = first_run
+    before = snapshot(out)
+    result = simlib_command("run", BASE, *TINY, "--out", out)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"error: {out} already holds results; choose another --out or add --force"
+    ]
+    assert snapshot(out) == before  # same files, byte for byte
+
+
+def test_invalid_scenario_writes_nothing(tmp_path):
+    out = tmp_path / "never"
+    broken = FIXTURES / "invalid" / "several_problems.yaml"
+    result = simlib_command("run", broken, *TINY, "--out", out)
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 4
+    assert all(line.startswith(f"error: {broken}: ") for line in result.stderr.splitlines())
+    assert result.stdout == ""
+    assert not out.exists()
+
+
+def test_set_changes_the_result(first_run, tmp_path):
+    base_out, _ = first_run
+    out = tmp_path / "dearer"
+    result = simlib_command("run", BASE, *TINY, "--set", "fees.monthly_fee=40", "--out", out)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((out / "scenario.json").read_text())["fees"]["monthly_fee"] == 40
+    base = pd.read_csv(base_out / "summary.csv", index_col=0)
+    dearer = pd.read_csv(out / "summary.csv", index_col=0)
+    assert dearer.loc["gross_revenue", "mean"] > base.loc["gross_revenue", "mean"] * 1.05
+    assert dearer.loc["churned", "mean"] > base.loc["churned", "mean"]  # a 60% dearer plan loses more
+
+
+def test_describe_shows_values_units_and_origins():
+    result = simlib_command(
+        "describe",
+        FIXTURES / "child.yaml",
+        "--set",
+        "billing.automated_billing=true",
+        "--set",
+        "fees.transaction_fee_fixed=0.1234567",
+        "--sources",
+    )
+    assert result.returncode == 0, result.stderr
+    rows = table_rows(result.stdout)
+    assert rows["parameter"] == ["parameter", "value", "unit", "origin", "label", "source"]
+    assert rows["fees.monthly_fee"][1:5] == ["28", "EUR/month", "set in child.yaml", "Subscription fee"]
+    assert rows["fees.included_units"][1:4] == ["10", "units/month", "set in base.yaml"]
+    assert rows["fees.setup_fee"][1:4] == ["0", "EUR", "default"]
+    assert rows["population.segments[2].share"][1:4] == ["0.25", "share", "set in child.yaml"]
+    assert rows["population.segments[1].share"][1:4] == ["0.3", "share", "set in base.yaml"]
+    assert rows["billing.automated_billing"][1:4] == ["True", "yes/no", "set in command line"]
+    assert rows["fees.transaction_fee_fixed"][1:4] == ["0.1234567", "EUR/unit", "set in command line"]
+    loss_aversion = rows["behaviour.loss_aversion"]
+    assert loss_aversion[1:4] == ["2.25", "ratio", "default"]
+    assert loss_aversion[-1] == "Tversky & Kahneman (1992), λ ≈ 2.25"
+
+
+def test_diff_shows_both_values_and_units():
+    child = FIXTURES / "child.yaml"
+    result = simlib_command("diff", BASE, child)
+    assert result.returncode == 0, result.stderr
+    rows = table_rows(result.stdout)
+    assert rows["parameter"] == ["parameter", str(BASE), str(child), "unit"]
+    assert rows["fees.monthly_fee"] == ["fees.monthly_fee", "25", "28", "EUR/month"]
+    assert rows["population.segments[2].share"] == ["population.segments[2].share", "0.2", "0.25", "share"]
+    assert rows["fees.usage_tiers[1].unit_price"][1:] == ["(not set)", "0.4", "EUR/unit"]
+    assert "population.segments[1].share" not in rows  # unchanged parameters are not listed
+
+
+def test_schema_prints_the_json_schema():
+    result = simlib_command("schema")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == json.loads(json.dumps(json_schema()))
+
+
+def test_compare_prints_baseline_reform_and_difference():
+    result = simlib_command("compare", BASE, BASE, *TINY, "--set", "fees.monthly_fee=40")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(
+        "base vs base: 2,000 customers × 4 months × 2 replications, seed 7, paired draws"
+    )
+    assert cells(lines[1]) == ["metric", "baseline", "reform", "difference", "unit"]
+    estimate = r"-?[\d,.]+%? \[-?[\d,.]+%?, -?[\d,.]+%?\]"
+    row = next(line for line in lines if line.startswith("Gross revenue"))
+    _, baseline, reform, difference, unit = cells(row)
+    assert all(re.fullmatch(estimate, value.lstrip("+")) for value in (baseline, reform, difference))
+    assert unit == "EUR"
+    assert baseline != reform  # --set applies to the reform only
+    assert difference.startswith(("+", "-")) and not difference.startswith("+0.00 ")
