@@ -161,11 +161,22 @@ def _value(value: object) -> str:
     return str(value)
 
 
+def _origin(origin: str, scenario: Scenario) -> str:
+    """'default', 'set in FILE', 'inherited from FILE' or 'set on the command line'."""
+    if origin == "default":
+        return "default"
+    if scenario.path is not None and origin == scenario.path.name:
+        return f"set in {origin}"
+    if origin.endswith((".yaml", ".yml")):
+        return f"inherited from {origin}"
+    return f"set on the {origin}"
+
+
 def format_parameters(scenario: Scenario, sources: bool = False) -> str:
     header = ["parameter", "value", "unit", "origin", "label"] + (["source"] if sources else [])
     rows = []
     for p in scenario.parameters():
-        origin = "default" if p.origin == "default" else f"set in {p.origin}"
+        origin = _origin(p.origin, scenario)
         row = [p.path, _value(p.value), p.unit, origin, p.label]
         if sources:
             row.append(p.source or "")

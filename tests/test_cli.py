@@ -154,12 +154,12 @@ def test_describe_shows_values_units_and_origins():
     rows = table_rows(result.stdout)
     assert rows["parameter"] == ["parameter", "value", "unit", "origin", "label", "source"]
     assert rows["fees.monthly_fee"][1:5] == ["28", "EUR/month", "set in child.yaml", "Subscription fee"]
-    assert rows["fees.included_units"][1:4] == ["10", "units/month", "set in base.yaml"]
+    assert rows["fees.included_units"][1:4] == ["10", "units/month", "inherited from base.yaml"]
     assert rows["fees.setup_fee"][1:4] == ["0", "EUR", "default"]
     assert rows["population.segments[2].share"][1:4] == ["0.25", "share", "set in child.yaml"]
-    assert rows["population.segments[1].share"][1:4] == ["0.3", "share", "set in base.yaml"]
-    assert rows["billing.automated_billing"][1:4] == ["True", "yes/no", "set in command line"]
-    assert rows["fees.transaction_fee_fixed"][1:4] == ["0.1234567", "EUR/unit", "set in command line"]
+    assert rows["population.segments[1].share"][1:4] == ["0.3", "share", "inherited from base.yaml"]
+    assert rows["billing.automated_billing"][1:4] == ["True", "yes/no", "set on the command line"]
+    assert rows["fees.transaction_fee_fixed"][1:4] == ["0.1234567", "EUR/unit", "set on the command line"]
     loss_aversion = rows["behaviour.loss_aversion"]
     assert loss_aversion[1:4] == ["2.25", "ratio", "default"]
     assert loss_aversion[-1] == "Tversky & Kahneman (1992), λ ≈ 2.25"
