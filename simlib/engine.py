@@ -256,7 +256,6 @@ def simulate_chunk(
     warm_up = warm_up_context.model.simulation.warm_up_months
     # The initial customers were shaped by the warm-up policy (the baseline's, when comparing).
     context = warm_up_context
-    levers = context.levers
     segments = len(context.table.names)
     stream = stream_key(plan.seed, plan.replication)
 
