@@ -62,7 +62,7 @@ def perceived_surprise(charged_cents: np.ndarray, expected_cents: np.ndarray, re
 def update_reference(
     reference_cents: np.ndarray, charged_cents: np.ndarray, adaptation_rate: float
 ) -> np.ndarray:
-    """Adaptive reference price: move a share of the way toward the latest bill."""
+    """Adaptive reference price: move a share of the way toward the current price."""
     return reference_cents + adaptation_rate * (charged_cents - reference_cents)
 
 
@@ -93,7 +93,7 @@ def decide_complaint(draw: np.ndarray, probabilities: tuple[np.ndarray, ...]) ->
 
 
 def churn_hazards(
-    bill_cents: np.ndarray,
+    price_cents: np.ndarray,
     reference_cents: np.ndarray,
     willingness_to_pay_cents: np.ndarray,
     grievance: np.ndarray,
@@ -107,15 +107,15 @@ def churn_hazards(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Monthly churn hazards (cumulative-hazard units) from price, fee increases and complaints.
 
-    price:        s_p · max(0, bill / WTP − 1)
-    fee increase: s_r · λ · max(0, r − τ), with r = bill / reference − 1
+    price:        s_p · max(0, price / WTP − 1)
+    fee increase: s_r · λ · max(0, r − τ), with r = price / reference − 1
     gains:        s_r · max(0, −r − τ) offsets the two price terms (never below zero)
     complaints:   c · grievance
     The price terms act only on attentive customers; an inert customer does not compare prices.
     ``deterrence`` (≤ 1) scales the price terms for customers an exit fee holds back.
     """
-    over_wtp = price_sensitivity * np.maximum(bill_cents / willingness_to_pay_cents - 1.0, 0.0)
-    change = bill_cents / np.maximum(reference_cents, 100.0) - 1.0
+    over_wtp = price_sensitivity * np.maximum(price_cents / willingness_to_pay_cents - 1.0, 0.0)
+    change = price_cents / np.maximum(reference_cents, 100.0) - 1.0
     loss = reference_sensitivity * loss_aversion * np.maximum(change - reference_tolerance, 0.0)
     gain = reference_sensitivity * np.maximum(-change - reference_tolerance, 0.0)
     gross = over_wtp + loss

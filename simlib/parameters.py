@@ -175,10 +175,10 @@ class Arrivals(_Section):
     """New customers: how many arrive, and how that responds to price."""
 
     monthly_rate: UncertainNonNegative = param(
-        0.03,
+        0.022,
         "New customers per month, as a share of the initial base",
         "share/month",
-        "chosen to balance churn near 3%/month in the baseline",
+        "chosen so that arrivals roughly balance the baseline's churn (about 2%/month)",
     )
     price_elasticity: UncertainNonNegative = param(
         1.2,
@@ -208,7 +208,7 @@ class Behaviour(_Section):
 
     reference_adaptation_rate: UncertainShare = param(
         0.3,
-        "Share of the gap between bill and reference price closed each month",
+        "Share of the gap between the price (bill at usual usage) and the reference price closed each month",
         "share/month",
         "adaptive reference price models; Kalyanaram & Winer (1995) review smoothing weights of this order",
     )
@@ -220,7 +220,7 @@ class Behaviour(_Section):
     )
     price_sensitivity: UncertainNonNegative = param(
         0.5,
-        "Churn hazard per unit of relative excess of the bill over willingness to pay",
+        "Churn hazard per unit of relative excess of the price (bill at usual usage) over willingness to pay",
         "hazard/relative excess",
         SOURCE_JUDGEMENT,
     )
@@ -290,8 +290,8 @@ class Behaviour(_Section):
     )
     fee_change_notice_days_scale: Positive = param(
         14.0,
-        "Notice period at which a fee-change notice removes 63% of its surprise and "
-        "of the fee-increase complaints",
+        "Notice period at which a fee-change notice has 63% of its effect: the reference moves "
+        "that share of the way to the new price, and fee-increase complaints fall by that share",
         "days",
         SOURCE_JUDGEMENT,
     )
@@ -523,8 +523,8 @@ class Simulation(_Section):
     seed: Annotated[int, Field(ge=0)] = param(20261127, "Random seed", "integer")
     warm_up_months: Annotated[int, Field(ge=0, le=120)] = param(
         6,
-        "Months simulated under the month-0 fees before the horizon starts, so that the "
-        "initial base settles (not reported)",
+        "Months simulated before the horizon starts, so that the initial base settles (not "
+        "reported); they run under the scenario's month-0 fees, or the baseline's in a comparison",
         "months",
     )
     discount_rate_annual: Annotated[float, Field(ge=0, le=1)] = param(
