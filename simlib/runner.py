@@ -201,9 +201,14 @@ def run_replications(
         actions: list[list[tuple[RuleAction, ...]]] = [[() for _ in scenarios] for _ in models]
         for position, scenario in enumerate(scenarios):
             if scenario.adjustment_rules:
-                actions = _resolve_rules(
+                actions, confirmed = _resolve_rules(
                     models, position, settings, actions, lambda plans: execute(plans, False)
                 )
+                if not paired and len(confirmed) == len(models):
+                    # A lone scenario's confirming run is its result: no need to run it again.
+                    return [
+                        ReplicationOutcome([confirmed[rep]], list(actions[rep])) for rep in range(len(models))
+                    ]
         plans = [
             tuple(
                 _plan(models[rep], position, settings, rep, actions[rep][position])
@@ -243,9 +248,13 @@ def _resolve_rules(
     settings: RunSettings,
     actions: list[list[tuple[RuleAction, ...]]],
     execute: Callable[[list[tuple[RunPlan, ...]]], list[list[ChunkResult]]],
-) -> list[list[tuple[RuleAction, ...]]]:
-    """Iterate one scenario's rule actions to their fixed point, for all replications at once."""
+) -> tuple[list[list[tuple[RuleAction, ...]]], dict[int, np.ndarray]]:
+    """Iterate one scenario's rule actions to their fixed point, for all replications at once.
+
+    Returns the actions and, per replication, the counts of the run that confirmed them.
+    """
     actions = [list(a) for a in actions]
+    confirmed: dict[int, np.ndarray] = {}
     pending = list(range(len(models)))
     for _ in range(settings.months + 1):
         if not pending:
@@ -259,8 +268,10 @@ def _resolve_rules(
             if implied != current:
                 actions[rep][position] = next_actions(current, implied)
                 still.append(rep)
+            else:
+                confirmed[rep] = counts
         pending = still
-    return [tuple(a) for a in actions]
+    return [tuple(a) for a in actions], confirmed
 
 
 def _winners_losers(
