@@ -17,6 +17,7 @@ import click
 
 from . import tables
 from .errors import InputError, ScenarioError
+from .results import check_output_folder
 from .runner import compare, simulate
 from .scenario import Scenario, diff, json_schema, load, parse_assignment
 
@@ -105,8 +106,8 @@ def run(
 ) -> None:
     """Simulate SCENARIO and print its summary with 90% intervals."""
     loaded = _load(scenario, assignments)
-    if out and (Path(out) / "summary.csv").exists() and not force:
-        raise FileExistsError(f"{out} already holds results; choose another --out or add --force")
+    if out:
+        check_output_folder(out, overwrite=force)
     result = simulate(loaded, progress=not quiet, **size)
     click.echo(tables.format_summary(result))
     if out:

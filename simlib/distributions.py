@@ -32,11 +32,6 @@ class _Distribution(BaseModel):
         """The value this parameter takes in one replication."""
         return float(self.quantile(scalar_uniform("parameter", seed, replication, path)))
 
-    def interval(self, coverage: float = 0.9) -> tuple[float, float]:
-        """Central interval of the distribution (for documentation and briefings)."""
-        tail = (1 - coverage) / 2
-        return float(self.quantile(tail)), float(self.quantile(1 - tail))
-
 
 class Uniform(_Distribution):
     """Uniform on [low, high]."""
@@ -83,6 +78,12 @@ class Normal(_Distribution):
     low: float | None = None
     high: float | None = None
 
+    @model_validator(mode="after")
+    def _ordered(self) -> Normal:
+        if self.low is not None and self.high is not None and not self.low < self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        return self
+
     def quantile(self, probability: float) -> float:
         low = -float("inf") if self.low is None else (self.low - self.mean) / self.sd
         high = float("inf") if self.high is None else (self.high - self.mean) / self.sd
@@ -109,6 +110,12 @@ class Beta(_Distribution):
     low: float = 0.0
     high: float = 1.0
 
+    @model_validator(mode="after")
+    def _ordered(self) -> Beta:
+        if not self.low < self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        return self
+
     def quantile(self, probability: float) -> float:
         return _stats().beta.ppf(probability, self.a, self.b, self.low, self.high - self.low)
 
@@ -118,8 +125,3 @@ Distribution = Annotated[
 ]
 Uncertain = float | Distribution
 """A behavioural parameter: a number, or a distribution sampled once per replication."""
-
-
-def central_value(value: float | _Distribution) -> float:
-    """The number a parameter stands for when uncertainty is ignored (the median)."""
-    return float(value) if isinstance(value, int | float) else float(value.quantile(0.5))

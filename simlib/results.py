@@ -99,10 +99,38 @@ def write_atomic(path: Path, write: Any) -> None:
     os.close(descriptor)
     try:
         write(temporary)
+        # mkstemp creates the file private (0600); results are meant to be shared like any file.
+        os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def check_output_folder(folder: str | Path, overwrite: bool = False) -> Path:
+    """Make sure results can be written to ``folder`` before any work is done.
+
+    Refuses a folder that already holds files (results are never silently replaced) unless
+    ``overwrite`` is set, and one that cannot be created or written to.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise FileExistsError(f"{folder} exists and is not a folder")
+    if folder.is_dir() and any(folder.iterdir()) and not overwrite:
+        raise FileExistsError(f"{folder} already holds files; choose another folder or overwrite (--force)")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check."):
+            pass
+    except OSError as exc:
+        raise FileExistsError(f"{folder} cannot be written to: {exc.strerror or exc}") from None
+    return folder
 
 
 @dataclass(frozen=True)
@@ -259,12 +287,10 @@ class SimulationResult:
     def save(self, folder: str | Path, overwrite: bool = False) -> Path:
         """Write monthly (Parquet, CSV), summary (CSV), the resolved scenario and provenance.
 
-        Refuses to write into a folder that already holds results unless ``overwrite`` is set.
+        Refuses a folder that already holds files unless ``overwrite`` is set. Each file is written
+        atomically; ``summary.csv`` is written last, so its presence marks a complete save.
         """
-        folder = Path(folder)
-        if (folder / "summary.csv").exists() and not overwrite:
-            raise FileExistsError(f"{folder} already holds results; choose another folder or overwrite")
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = check_output_folder(folder, overwrite)
         monthly = self.monthly
         write_atomic(folder / "monthly.parquet", lambda p: monthly.to_parquet(p, index=False))
         write_atomic(folder / "monthly.csv", lambda p: monthly.to_csv(p, index=False))

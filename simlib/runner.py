@@ -76,14 +76,27 @@ class RunSettings:
 
 @dataclass(frozen=True)
 class _Task:
+    """One chunk of one replication, for one scenario or a paired baseline and reform."""
+
     plans: tuple[RunPlan, ...]
     start: int
     stop: int
     paired: bool
 
 
-def _run_task(task: _Task, on_month: Callable[[], None] | None = None) -> tuple[ChunkResult, ...]:
-    return tuple(simulate_chunk(plan, task.start, task.stop, task.paired, on_month) for plan in task.plans)
+@dataclass(frozen=True)
+class _TaskResult:
+    """Counts per scenario, and (paired) the chunk's winners and losers: nothing per customer, so
+    what a finished chunk leaves in memory does not grow with the population."""
+
+    counts: tuple[np.ndarray, ...]
+    winners_losers: np.ndarray | None
+
+
+def _run_task(task: _Task, on_month: Callable[[], None] | None = None) -> _TaskResult:
+    results = [simulate_chunk(plan, task.start, task.stop, task.paired, on_month) for plan in task.plans]
+    shares = _winners_losers(results[0], results[1]) if task.paired else None
+    return _TaskResult(tuple(r.counts for r in results), shares)
 
 
 def _monitored(counts: np.ndarray, metric: str) -> np.ndarray:
@@ -145,9 +158,7 @@ class _Pool:
         if self._executor is not None:
             self._executor.shutdown(cancel_futures=True)
 
-    def map(
-        self, tasks: list[_Task], on_month: Callable[[], None]
-    ) -> Iterator[tuple[tuple[ChunkResult, ...], bool]]:
+    def map(self, tasks: list[_Task], on_month: Callable[[], None]) -> Iterator[tuple[_TaskResult, bool]]:
         """Results in task order, each with whether its months were already reported."""
         if self._executor is None:
             return ((_run_task(task, on_month), True) for task in tasks)
@@ -170,13 +181,12 @@ def run_replications(
 ) -> list[ReplicationOutcome]:
     """Simulate one or two scenarios (paired) for every replication.
 
-    With two scenarios, each chunk task simulates both on the same customers and also returns each
-    first-cohort customer's mean monthly charge, from which winners and losers are counted.
+    With two scenarios, each chunk task simulates both on the same customers and counts the
+    chunk's winners and losers from each first-cohort customer's mean monthly charge in both runs.
     """
     bounds = chunk_bounds(settings.customers, settings.chunk_size)
     paired = len(scenarios) == 2
     models = [[s.realise(r, settings.seed) for s in scenarios] for r in range(settings.replications)]
-    segment_count = len(scenarios[0].population.segments)
     outcomes: list[ReplicationOutcome] = []
     months_per_chunk = settings.months + max(s.simulation.warm_up_months for s in scenarios)
     bar = tqdm(
@@ -189,14 +199,16 @@ def run_replications(
     )
     with bar, _Pool(settings.workers) as pool:
 
-        def execute(plans_per_rep: list[tuple[RunPlan, ...]], track: bool) -> list[list[ChunkResult]]:
-            tasks = [_Task(plans, start, stop, track) for plans in plans_per_rep for start, stop in bounds]
-            results: list[list[ChunkResult]] = [[] for _ in plans_per_rep]
+        def execute(plans_per_rep: list[tuple[RunPlan, ...]], paired: bool) -> list[_TaskResult]:
+            """Run every chunk; return per replication the summed counts and winners/losers."""
+            tasks = [_Task(plans, start, stop, paired) for plans in plans_per_rep for start, stop in bounds]
+            totals: list[_TaskResult | None] = [None] * len(plans_per_rep)
             for index, (result, reported) in enumerate(pool.map(tasks, lambda: bar.update(1))):
-                results[index // len(bounds)].extend(result)
+                rep = index // len(bounds)
+                totals[rep] = result if totals[rep] is None else _add(totals[rep], result)
                 if not reported:
-                    bar.update(len(result) * months_per_chunk)
-            return results
+                    bar.update(len(result.counts) * months_per_chunk)
+            return totals
 
         actions: list[list[tuple[RuleAction, ...]]] = [[() for _ in scenarios] for _ in models]
         for position, scenario in enumerate(scenarios):
@@ -216,14 +228,14 @@ def run_replications(
             )
             for rep in range(len(models))
         ]
-        for rep, chunk_results in enumerate(execute(plans, paired)):
-            per_scenario = [chunk_results[i :: len(scenarios)] for i in range(len(scenarios))]
-            counts = [np.sum([c.counts for c in results], axis=0) for results in per_scenario]
-            outcome = ReplicationOutcome(counts, list(actions[rep]))
-            if paired:
-                outcome.winners_losers = _winners_losers(per_scenario[0], per_scenario[1], segment_count)
-            outcomes.append(outcome)
+        for rep, total in enumerate(execute(plans, paired)):
+            outcomes.append(ReplicationOutcome(list(total.counts), list(actions[rep]), total.winners_losers))
     return outcomes
+
+
+def _add(a: _TaskResult, b: _TaskResult) -> _TaskResult:
+    shares = None if a.winners_losers is None else a.winners_losers + b.winners_losers
+    return _TaskResult(tuple(x + y for x, y in zip(a.counts, b.counts, strict=True)), shares)
 
 
 def _plan(
@@ -247,7 +259,7 @@ def _resolve_rules(
     position: int,
     settings: RunSettings,
     actions: list[list[tuple[RuleAction, ...]]],
-    execute: Callable[[list[tuple[RunPlan, ...]]], list[list[ChunkResult]]],
+    execute: Callable[[list[tuple[RunPlan, ...]]], list[_TaskResult]],
 ) -> tuple[list[list[tuple[RuleAction, ...]]], dict[int, np.ndarray]]:
     """Iterate one scenario's rule actions to their fixed point, for all replications at once.
 
@@ -261,8 +273,8 @@ def _resolve_rules(
             break
         plans = [(_plan(models[rep], position, settings, rep, actions[rep][position]),) for rep in pending]
         still: list[int] = []
-        for rep, results in zip(pending, execute(plans), strict=True):
-            counts = np.sum([c.counts for c in results], axis=0)
+        for rep, total in zip(pending, execute(plans), strict=True):
+            counts = total.counts[0]
             implied = implied_actions(models[rep][position].adjustment_rules, counts)
             current = actions[rep][position]
             if implied != current:
@@ -274,28 +286,22 @@ def _resolve_rules(
     return [tuple(a) for a in actions], confirmed
 
 
-def _winners_losers(
-    base: list[ChunkResult],
-    reform: list[ChunkResult],
-    segments: int,
-) -> np.ndarray:
+def _winners_losers(base: ChunkResult, reform: ChunkResult) -> np.ndarray:
     """Per segment: [customers compared, bill fell by more than 5%, bill rose by more than 5%].
 
     Compares each initial customer's mean monthly charge (bill, overcharges and penalties) over the
     months it was active in each run.
     """
+    segments = base.counts.shape[1]
+    both = (base.months_active > 0) & (reform.months_active > 0)
+    mean_base = base.charged_cents / np.maximum(base.months_active, 1)
+    mean_reform = reform.charged_cents / np.maximum(reform.months_active, 1)
+    change = np.divide(mean_reform - mean_base, mean_base, out=np.zeros_like(mean_base), where=mean_base > 0)
+    segment = base.initial_segment
     out = np.zeros((segments, 3))
-    for b, r in zip(base, reform, strict=True):
-        both = (b.months_active > 0) & (r.months_active > 0)
-        mean_base = np.divide(b.charged_cents, np.maximum(b.months_active, 1))
-        mean_reform = np.divide(r.charged_cents, np.maximum(r.months_active, 1))
-        change = np.divide(
-            mean_reform - mean_base, mean_base, out=np.zeros_like(mean_base), where=mean_base > 0
-        )
-        segment = b.initial_segment
-        out[:, 0] += np.bincount(segment[both], minlength=segments)
-        out[:, 1] += np.bincount(segment[both & (change < -WINNER_LOSER_THRESHOLD)], minlength=segments)
-        out[:, 2] += np.bincount(segment[both & (change > WINNER_LOSER_THRESHOLD)], minlength=segments)
+    out[:, 0] = np.bincount(segment[both], minlength=segments)
+    out[:, 1] = np.bincount(segment[both & (change < -WINNER_LOSER_THRESHOLD)], minlength=segments)
+    out[:, 2] = np.bincount(segment[both & (change > WINNER_LOSER_THRESHOLD)], minlength=segments)
     return out
 
 

@@ -459,14 +459,19 @@ def _source_of(origin: str) -> str:
 
 
 def _blame_overrides(problems: list[Problem], origins: Mapping[str, str]) -> list[Problem]:
-    """A bad value given with ``--set`` is the command line's mistake, not the file's."""
+    """A bad value given with ``--set`` is the command line's mistake, not the file's; a bad value
+    inherited from a parent file is named with that file."""
     command_line = [k for k, v in origins.items() if v == COMMAND_LINE]
-    return [
-        replace(p, source=_source_of(COMMAND_LINE))
-        if _origin_of(p.path, origins) == COMMAND_LINE or any(_covers(p.path, k) for k in command_line)
-        else p
-        for p in problems
-    ]
+    blamed = []
+    for p in problems:
+        origin = _origin_of(p.path, origins)
+        if origin == COMMAND_LINE or any(_covers(p.path, k) for k in command_line):
+            blamed.append(replace(p, source=_source_of(COMMAND_LINE)))
+        elif origin.endswith((".yaml", ".yml")) and Path(p.source).name != origin:
+            blamed.append(replace(p, source=f"{p.source} (value inherited from {origin})"))
+        else:
+            blamed.append(p)
+    return blamed
 
 
 def _join(parts: list[str]) -> str:
@@ -770,6 +775,9 @@ def fee_schedule_after(fees: Fees, change_set: Mapping[str, Any]) -> Fees:
     return Fees.model_validate({**fees.model_dump(), **dict(change_set)})
 
 
+_FIXED_AT_JOINING = {"prepay_uptake"}
+
+
 def cross_field_problems(model: ScenarioModel, source: str) -> list[Problem]:
     """Rules that involve more than one field, all reported together."""
     problems: list[Problem] = []
@@ -821,7 +829,16 @@ def cross_field_problems(model: ScenarioModel, source: str) -> list[Problem]:
                     f"unknown fee parameter (value {show_value(change.set[key])}){hint}",
                 )
             )
-        if unknown:
+        for key in sorted(set(change.set) & _FIXED_AT_JOINING):
+            problems.append(
+                Problem(
+                    source,
+                    f"{prefix}.set.{key}",
+                    "cannot change in a fee change: it is decided when a customer joins; set "
+                    f"fees.{key} instead (value {show_value(change.set[key])})",
+                )
+            )
+        if unknown or set(change.set) & _FIXED_AT_JOINING:
             continue
         try:
             previous, current = current, fee_schedule_after(current, change.set)
@@ -975,6 +992,11 @@ def _display(value: Any) -> Any:
 
 
 def _origin_of(path: str, origins: Mapping[str, str]) -> str:
+    """Where a parameter's value came from: its own entry, a parent's, or (for a mapping such as a
+    fee change's ``set``) the entries of its keys."""
+    below = {origin for key, origin in origins.items() if key.startswith((path + ".", path + "["))}
+    if below and path not in origins:
+        return sorted(below)[0] if len(below) == 1 else " and ".join(sorted(below))
     probe = path
     while probe:
         if probe in origins:

@@ -112,7 +112,7 @@ def test_run_refuses_to_overwrite_results(first_run):
     result = simlib_command("run", BASE, *TINY, "--out", out)
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        f"error: {out} already holds results; choose another --out or add --force"
+        f"error: {out} already holds files; choose another folder or overwrite (--force)"
     ]
     assert snapshot(out) == before  # same files, byte for byte
 
