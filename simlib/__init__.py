@@ -9,13 +9,14 @@
 
 __version__ = "0.1.0"
 
-from .errors import ScenarioError
+from .errors import InputError, ScenarioError
 from .results import Comparison, SimulationResult
 from .runner import compare, simulate
 from .scenario import Scenario, diff, from_dict, json_schema, load
 
 __all__ = [
     "Comparison",
+    "InputError",
     "Scenario",
     "ScenarioError",
     "SimulationResult",

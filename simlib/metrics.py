@@ -68,22 +68,6 @@ COSTS: tuple[str, ...] = (
     "cost_regulator_cases",
 )
 
-UNITS: dict[str, str] = {
-    "active": "customers",
-    "acquired": "customers",
-    "churned": "customers",
-    "complaints": "complaints",
-    "complaints_per_1000": "complaints per 1,000 customers per month",
-    "churn_rate": "share per month",
-    "escalations_per_100000": "cases per 100,000 customers per month",
-    "gross_revenue": "{cur}",
-    "refunds": "{cur}",
-    "total_cost": "{cur}",
-    "fines": "{cur}",
-    "net_revenue": "{cur}",
-    "compliance_breaches": "breaches",
-}
-
 
 def derive(counts: pd.DataFrame, model: ScenarioModel) -> pd.DataFrame:
     """Add money (currency units), costs, rates and totals to a frame of counted metrics.

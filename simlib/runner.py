@@ -60,9 +60,13 @@ class RunSettings:
             chunk_size=DEFAULT_CHUNK_SIZE if chunk_size is None else int(chunk_size),
             workers=1 if workers is None else (os.cpu_count() or 1) if workers == 0 else int(workers),
         )
+        limits = {"customers": 1_000_000_000, "months": 600, "replications": 100_000}
         for name in ("customers", "months", "replications", "chunk_size", "workers"):
-            if getattr(settings, name) < 1:
-                raise InputError(f"{name} must be at least 1 (got {getattr(settings, name)})")
+            value = getattr(settings, name)
+            if value < 1:
+                raise InputError(f"{name} must be at least 1 (got {value})")
+            if value > limits.get(name, value):
+                raise InputError(f"{name} must be at most {limits[name]:,} (got {value:,})")
         if settings.seed < 0:
             raise InputError(f"seed must be non-negative (got {settings.seed})")
         last_change = max((c.month for c in scenario.fee_changes), default=0)

@@ -427,7 +427,13 @@ def _apply_override(raw: dict, key: str, value: Any, origin: str, origins: dict[
         fields = _fields_of(model)
         if fields is not None and part not in fields and model is not dict:
             here = _join(walked) or "top level"
-            return [Problem(source, key, _unknown_key_message(part, walked, fields, here))]
+            return [
+                Problem(
+                    source,
+                    key,
+                    _unknown_key_message(part, walked, fields, here) + f" (value {show_value(value)})",
+                )
+            ]
         walked.append(part)
         if last:
             node[part] = value

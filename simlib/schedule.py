@@ -43,7 +43,6 @@ class TariffEvent:
 
     previous: Tariff
     notice_days: int
-    scheduled: bool
 
 
 class FeeSchedule:
@@ -81,7 +80,7 @@ class FeeSchedule:
                     old = cache[previous[group]]
                     new_changes = [changes[i] for i in applied if i not in previous[group][0]]
                     notice = max((c.notice_days for c in new_changes), default=minimum_notice)
-                    event = TariffEvent(old, notice, scheduled=bool(new_changes))
+                    event = TariffEvent(old, notice)
                 events.append(event)
                 previous[group] = key
             self._tariff.append(row)

@@ -8,17 +8,6 @@ from collections.abc import Sequence
 from .results import SUMMARY_METRICS, Comparison, SimulationResult
 from .scenario import Parameter, Scenario
 
-HEADLINE = (
-    "net_revenue",
-    "npv_net_revenue",
-    "monthly_churn_rate",
-    "complaints_per_1000",
-    "escalations_per_100000_per_quarter",
-    "refunds",
-    "compliance_breaches",
-    "active_end",
-)
-
 
 def number(value: float, unit: str = "") -> str:
     """A number the way a report shows it: percentages for rates, separators for money."""

@@ -99,16 +99,18 @@ def test_paired_run_reproduces_standalone_runs() -> None:
     ],
 )
 def test_a_reform_switch_at_month_zero_is_experienced_consistently(warm_up: int) -> None:
-    """In a comparison, a reform that raises the subscription by 40% without notice either is not
-    an event for existing customers at month 0, or is one in full: customers who experience a rise
-    far beyond the reference-price tolerance (10%) also feel it as a loss against their reference,
-    so price-rise churn occurs among the attentive ones, as it does with a warm-up."""
+    """In a comparison, a reform that raises the subscription by 40% replaces the baseline's fees at
+    month 0: every existing customer experiences the rise (no legal minimum notice: none given), and
+    since it is far beyond the reference-price tolerance, the attentive ones feel it as a loss and
+    some leave over it — with or without a warm-up."""
     base = baseline().with_changes({"simulation.warm_up_months": warm_up})
     comparison = compare(base, base.with_changes({"fees.monthly_fee": 35.0}), months=3, replications=1)
     month0 = comparison.reform.counts[0, 0].sum(axis=0)
     experienced = month0[INDEX["fee_increases_experienced"]]
-    if experienced > 0:
-        assert month0[INDEX["churned_price_rise"]] > 0, experienced
+    existing = month0[INDEX["active"]] - month0[INDEX["acquired"]]
+    assert experienced == existing > 0
+    assert month0[INDEX["fee_change_notices"]] == 0
+    assert month0[INDEX["churned_price_rise"]] > 0, experienced
 
 
 def test_paired_difference_interval_is_far_narrower_than_the_levels() -> None:

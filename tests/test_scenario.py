@@ -230,7 +230,7 @@ def test_with_changes_validates():
     with pytest.raises(ScenarioError) as caught:
         base.with_changes({"fees.monthly_fee": -1, "fees.montly_fee": 2})
     assert [str(p) for p in caught.value.problems] == [
-        "--set: fees.montly_fee: unknown key 'montly_fee' in fees; did you mean fees.monthly_fee?"
+        "--set: fees.montly_fee: unknown key 'montly_fee' in fees; did you mean fees.monthly_fee? (value 2)"
     ]
     with pytest.raises(ScenarioError, match=r"^--set: fees.monthly_fee: must be ≥ 0.0 \(got -1\)$"):
         base.with_changes({"fees.monthly_fee": -1})
