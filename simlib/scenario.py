@@ -473,7 +473,7 @@ def _blame_overrides(problems: list[Problem], origins: Mapping[str, str]) -> lis
         origin = _origin_of(p.path, origins)
         if origin == COMMAND_LINE or any(_covers(p.path, k) for k in command_line):
             blamed.append(replace(p, source=_source_of(COMMAND_LINE)))
-        elif origin.endswith((".yaml", ".yml")) and Path(p.source).name != origin:
+        elif origin.endswith((".yaml", ".yml")) and " and " not in origin and Path(p.source).name != origin:
             blamed.append(replace(p, source=f"{p.source} (value inherited from {origin})"))
         else:
             blamed.append(p)
@@ -728,11 +728,38 @@ def _validate(raw: dict, origins: Mapping[str, str], source: str, path: Path | N
     try:
         model = ScenarioModel.model_validate(raw)
     except ValidationError as exc:
-        raise ScenarioError(_blame_overrides(_pydantic_problems(exc, source, raw), origins)) from None
+        problems = _pydantic_problems(exc, source, raw)
+        raise ScenarioError(
+            _blame_overrides(problems + _cross_field_despite(exc, raw, source), origins)
+        ) from None
     problems = cross_field_problems(model, source)
     if problems:
         raise ScenarioError(_blame_overrides(problems, origins))
     return Scenario(model, origins, path)
+
+
+def _cross_field_despite(exc: ValidationError, raw: dict, source: str) -> list[Problem]:
+    """Cross-field problems of a file that also has field errors, so that all are reported at once:
+    the offending keys are dropped (their defaults stand in) and the rest is checked, when that
+    leaves a valid scenario."""
+    trimmed = copy.deepcopy(raw)
+    for error in exc.errors(include_url=False):
+        _, clean = _loc_to_path(error["loc"])
+        node: Any = trimmed
+        for part in clean[:-1]:
+            try:
+                node = node[part]
+            except (KeyError, IndexError, TypeError):
+                return []
+        if not clean or not isinstance(node, dict) or clean[-1] not in node:
+            return []
+        del node[clean[-1]]
+    try:
+        model = ScenarioModel.model_validate(trimmed)
+    except ValidationError:
+        return []
+    bad = {_loc_to_path(e["loc"])[0] for e in exc.errors(include_url=False)}
+    return [p for p in cross_field_problems(model, source) if p.path not in bad]
 
 
 def _tier_problems(fees: Fees, prefix: str, source: str) -> list[Problem]:

@@ -829,3 +829,20 @@ def test_show_value_keeps_error_lines_short():
     assert show_value(["a   b"]) == "['a b']"  # one line, whatever the value
     long = show_value("y" * 500)
     assert len(long) == 60 and long.endswith("…")
+
+
+def test_field_and_cross_field_errors_are_reported_together(tmp_path):
+    (tmp_path / "parent.yaml").write_text("fees:\n  minimum_charge: -1\n")
+    (tmp_path / "child.yaml").write_text(
+        "extends: parent.yaml\n"
+        "fees:\n  montly_fee: 20\n"
+        "population:\n  segments:\n    - name: a\n      share: 0.6\n    - name: b\n      share: 0.6\n"
+    )
+    lines = [str(p) for p in problems_of(tmp_path / "child.yaml")]
+    source = str(tmp_path / "child.yaml")
+    assert lines == [
+        f"{source} (value inherited from parent.yaml): fees.minimum_charge: must be ≥ 0.0 (got -1)",
+        f"{source}: fees.montly_fee: unknown key 'montly_fee' in fees; "
+        "did you mean fees.monthly_fee? (value 20)",
+        f"{source}: population.segments: segment shares must sum to 1 (got 1.2)",
+    ]
