@@ -92,14 +92,18 @@ def main() -> None:
     """Simulate fee policies: revenue, churn and complaints, with honest uncertainty."""
 
 
+out_option = click.option(
+    "--out", type=click.Path(file_okay=False), help="Write monthly, summary and provenance files here."
+)
+force_option = click.option("--force", is_flag=True, help="Allow --out to replace earlier results.")
+
+
 @main.command()
 @click.argument("scenario", type=click.Path(dir_okay=False))
 @set_option
 @with_size_options
-@click.option(
-    "--out", type=click.Path(file_okay=False), help="Write monthly, summary and provenance files here."
-)
-@click.option("--force", is_flag=True, help="Allow --out to replace earlier results.")
+@out_option
+@force_option
 @_friendly_errors
 def run(
     scenario: str, assignments: tuple[str, ...], out: str | None, force: bool, quiet: bool, **size: Any
@@ -120,16 +124,30 @@ def run(
 @click.argument("reform", type=click.Path(dir_okay=False))
 @set_option
 @with_size_options
+@out_option
+@force_option
 @_friendly_errors
 def compare_command(
-    baseline: str, reform: str, assignments: tuple[str, ...], quiet: bool, **size: Any
+    baseline: str,
+    reform: str,
+    assignments: tuple[str, ...],
+    out: str | None,
+    force: bool,
+    quiet: bool,
+    **size: Any,
 ) -> None:
     """Compare REFORM with BASELINE on the same customers (paired differences, 90% intervals).
 
     --set applies to the reform only.
     """
-    comparison = compare(_load(baseline), _load(reform, assignments), progress=not quiet, **size)
+    base, changed = _load(baseline), _load(reform, assignments)
+    if out:
+        check_output_folder(out, overwrite=force)
+    comparison = compare(base, changed, progress=not quiet, **size)
     click.echo(tables.format_comparison(comparison))
+    if out:
+        comparison.save(out, overwrite=force)
+        click.echo(f"results written to {out}")
 
 
 @main.command()

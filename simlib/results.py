@@ -347,6 +347,21 @@ class Comparison:
         out.index.name = "metric"
         return out
 
+    def save(self, folder: str | Path, overwrite: bool = False) -> Path:
+        """Write both runs (``baseline/``, ``reform/``), the per-replication differences, winners
+        and losers, and the comparison summary (``summary.csv``, last: it marks a complete save).
+
+        Refuses a folder that already holds files unless ``overwrite`` is set.
+        """
+        folder = check_output_folder(folder, overwrite)
+        self.baseline.save(folder / "baseline", overwrite)
+        self.reform.save(folder / "reform", overwrite)
+        differences, shares, summary = self.differences(), self.winners_losers(), self.summary()
+        write_atomic(folder / "differences.csv", lambda p: differences.to_csv(p))
+        write_atomic(folder / "winners_losers.csv", lambda p: shares.to_csv(p))
+        write_atomic(folder / "summary.csv", lambda p: summary.to_csv(p))
+        return folder
+
     def winners_losers(self, coverage: float = COVERAGE) -> pd.DataFrame:
         """Share of initial customers whose average monthly charge fell (winners) or rose (losers)
         by more than 5% against the baseline, per segment and overall, with intervals."""

@@ -198,3 +198,34 @@ def test_compare_prints_baseline_reform_and_difference():
     assert unit == "EUR"
     assert baseline != reform  # --set applies to the reform only
     assert difference.startswith(("+", "-")) and not difference.startswith("+0.00 ")
+
+
+def test_compare_writes_both_runs_and_the_differences(tmp_path):
+    out = tmp_path / "comparison"
+    size = ["--customers", "2000", "--months", "4", "--replications", "2", "--quiet"]
+    reform = SHIPPED / "penalty_fee.yaml"
+    result = simlib_command("compare", SHIPPED / "baseline.yaml", reform, *size, "--out", out)
+    assert result.returncode == 0, result.stderr
+    written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert written == sorted(
+        [
+            "differences.csv",
+            "summary.csv",
+            "winners_losers.csv",
+            *(
+                f"{run}/{name}"
+                for run in ("baseline", "reform")
+                for name in (
+                    "monthly.csv",
+                    "monthly.parquet",
+                    "provenance.json",
+                    "scenario.json",
+                    "summary.csv",
+                )
+            ),
+        ]
+    )
+    differences = pd.read_csv(out / "differences.csv", index_col=0)
+    assert (differences["complaints_penalty_fee"] > 0).all()
+    again = simlib_command("compare", SHIPPED / "baseline.yaml", reform, *size, "--out", out)
+    assert again.returncode == 2 and "already holds files" in again.stderr
