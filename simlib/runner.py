@@ -343,10 +343,29 @@ def simulate(
     workers: int | None = None,
     progress: bool = True,
 ) -> SimulationResult:
-    """Simulate a scenario (a :class:`Scenario` or a path) and return its result.
+    """Simulate a scenario month by month over Monte Carlo replications.
 
-    Size and seed default to the scenario's ``simulation`` section. ``workers=0`` uses every core.
-    Results do not depend on ``chunk_size`` or ``workers``.
+    Parameters
+    ----------
+    scenario : a :class:`Scenario` or the path of a scenario file.
+    customers : initial customers (seats); default ``simulation.customers``.
+    months : horizon in months; default ``simulation.months``.
+    replications : Monte Carlo replications; default ``simulation.replications``.
+    seed : random seed; default ``simulation.seed``.
+    chunk_size : customers simulated together (memory bound, rounded up to whole service pools of
+        4,096); default 65,536. Results do not depend on it.
+    workers : worker processes (0: every core); default 1. Results do not depend on it.
+    progress : show a progress bar (months and chunks done, time left).
+
+    Returns
+    -------
+    SimulationResult
+        Exact counts per replication × month × segment; money in the scenario's currency.
+
+    Raises
+    ------
+    ScenarioError, InputError
+        Invalid scenario or run settings (nothing is run).
     """
     scenario = _as_scenario(scenario)
     settings = RunSettings.resolve(scenario, customers, months, replications, seed, chunk_size, workers)
@@ -369,7 +388,19 @@ def compare(
 ) -> Comparison:
     """Simulate a reform and its baseline on the same customers with the same random draws.
 
-    Size and seed default to the baseline's ``simulation`` section, so both runs share them.
+    Every customer's draws depend only on (seed, replication, customer, month, purpose), and the
+    reform's warm-up runs under the baseline, so the two runs differ only through the policy.
+
+    Parameters
+    ----------
+    baseline, reform : scenarios or paths; they must have the same segments.
+    customers, months, replications, seed, chunk_size, workers, progress : as in :func:`simulate`;
+        sizes and seed default to the baseline's ``simulation`` section, and both runs share them.
+
+    Returns
+    -------
+    Comparison
+        Both results, paired per-replication differences (reform − baseline), winners and losers.
     """
     baseline, reform = _as_scenario(baseline), _as_scenario(reform)
     if [s.name for s in baseline.population.segments] != [s.name for s in reform.population.segments]:
