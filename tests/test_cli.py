@@ -229,3 +229,25 @@ def test_compare_writes_both_runs_and_the_differences(tmp_path):
     assert (differences["complaints_penalty_fee"] > 0).all()
     again = simlib_command("compare", SHIPPED / "baseline.yaml", reform, *size, "--out", out)
     assert again.returncode == 2 and "already holds files" in again.stderr
+
+
+def test_demo_compares_every_shipped_policy_with_the_baseline():
+    result = simlib_command(
+        "demo",
+        "--scenarios",
+        SHIPPED,
+        "--customers",
+        "1000",
+        "--months",
+        "8",
+        "--replications",
+        "2",
+        "--quiet",
+    )
+    assert result.returncode == 0, result.stderr
+    policies = {p.stem for p in SHIPPED.glob("*.yaml")} - {"baseline"}
+    rows = table_rows(result.stdout)
+    assert policies <= set(rows)
+    for policy in policies:
+        # Each difference is shown as `mean [low, high]`.
+        assert re.fullmatch(r"[+-]?[\d,.]+% \[-?[\d,.]+%, -?[\d,.]+%\]", rows[policy][2]), rows[policy]
