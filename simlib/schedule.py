@@ -15,17 +15,6 @@ from .fees import Tariff, monthly_bill_cents
 from .parameters import ScenarioModel
 from .scenario import fee_schedule_after
 
-_RULE_PARAMETER = {
-    "fees.monthly_fee": "monthly_fee",
-    "fees.penalty_fee": "penalty_fee",
-    "fees.setup_fee": "setup_fee",
-    "fees.early_termination_fee": "early_termination_fee",
-    "fees.minimum_charge": "minimum_charge",
-    "fees.transaction_fee_fixed": "transaction_fee_fixed",
-    "fees.transaction_fee_percent": "transaction_fee_percent",
-    "fees.usage_prices": "usage_prices",
-}
-
 
 @dataclass(frozen=True)
 class RuleAction:
@@ -107,7 +96,7 @@ def _build_tariff(model: ScenarioModel, applied: tuple[int, ...], actions: tuple
         fees = fee_schedule_after(fees, model.fee_changes[index].set)
     tariff = Tariff.from_fees(fees)
     for action in actions:
-        tariff = tariff.scaled(_RULE_PARAMETER[action.parameter], action.factor)
+        tariff = tariff.scaled(action.parameter.removeprefix("fees."), action.factor)
     return tariff
 
 

@@ -1,0 +1,128 @@
+"""Counts → money, costs and rates; summaries, intervals, NPV and lifetime value; saving results."""
+
+from __future__ import annotations
+
+import stat
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import simlib
+from simlib.metrics import COUNTED, INDEX, derive
+from simlib.results import RunInfo, SimulationResult
+
+SCENARIO = simlib.from_dict(
+    {
+        "simulation": {"discount_rate_annual": 0.1},
+        "transparency": {"itemised_bills": True, "itemised_bill_cost": 0.07, "contract_clarity": 0.5},
+        "billing": {"processing_cost": 0.3, "automated_billing": True, "automation_processing_saving": 0.1},
+        "complaint_handling": {
+            "cost_per_complaint": 6,
+            "capacity_per_1000_customers": 10,
+            "capacity_cost": 2,
+        },
+        "compliance": {"fine_per_breach": 40},
+    }
+)
+
+
+def counts_row(**values: float) -> pd.DataFrame:
+    row = dict.fromkeys(COUNTED, 0.0)
+    row.update(values)
+    return pd.DataFrame([row])
+
+
+def test_derive_prices_every_cost_from_counts() -> None:
+    row = counts_row(
+        active=1000,
+        complaints_handled=7,
+        complaints_escalated=1,
+        fee_cap_breaches=2,
+        notice_breaches=1,
+        revenue_recurring_cents=3_000_000,
+        revenue_penalty_cents=12_000,
+        refunds_audit_cents=500,
+        goodwill_credit_cents=250,
+    )
+    out = derive(row, SCENARIO.model).iloc[0]
+    assert out["gross_revenue"] == pytest.approx(30_120.0)
+    assert out["refunds"] == pytest.approx(7.5)
+    assert out["cost_bill_processing"] == pytest.approx(1000 * (0.3 - 0.1))
+    assert out["cost_itemised_bills"] == pytest.approx(1000 * 0.07)
+    assert out["cost_contract_clarity"] == pytest.approx(1000 * 0.02 * 0.5)
+    assert out["cost_complaint_handling"] == pytest.approx(7 * 6 + 1000 * 10 / 1000 * 2)
+    assert out["cost_regulator_cases"] == pytest.approx(400)
+    assert out["fines"] == pytest.approx(3 * 40)
+    costs = [c for c in out.index if c.startswith("cost_")]
+    assert out["total_cost"] == pytest.approx(out[costs].sum())
+    assert out["net_revenue"] == pytest.approx(
+        out["gross_revenue"] - out["refunds"] - out["total_cost"] - out["fines"]
+    )
+    assert out["complaints_per_1000"] == 0.0
+
+
+def synthetic_result(
+    net_cents_per_month: list[float], churned: list[float], active: float
+) -> SimulationResult:
+    """A result whose net revenue comes only from recurring revenue (no costs: levers off)."""
+    plain = simlib.from_dict(
+        {
+            "simulation": {"discount_rate_annual": 0.1},
+            "billing": {"processing_cost": 0},
+            "transparency": {"contract_clarity": 0},
+            "complaint_handling": {"capacity_per_1000_customers": 0},
+        }
+    )
+    reps, months = len(net_cents_per_month), len(churned)
+    counts = np.zeros((reps, months, 1, len(COUNTED)))
+    counts[..., INDEX["active"]] = active
+    for r, cents in enumerate(net_cents_per_month):
+        counts[r, :, 0, INDEX["revenue_recurring_cents"]] = cents
+        counts[r, :, 0, INDEX["churned"]] = churned
+    info = RunInfo(plain.name, plain.fingerprint(), int(active), months, reps, 1, 4096, 1, "test", [])
+    return SimulationResult(plain, counts, info)
+
+
+def test_npv_discounts_each_month_at_the_annual_rate() -> None:
+    result = synthetic_result([100_000.0, 200_000.0], churned=[10.0] * 24, active=1000)
+    totals = result.totals()
+    discount = 1.1 ** (-(np.arange(24) + 1) / 12)
+    assert totals["npv_net_revenue"].tolist() == pytest.approx([1000 * discount.sum(), 2000 * discount.sum()])
+    assert totals["net_revenue"].tolist() == pytest.approx([24_000, 48_000])
+
+
+def test_lifetime_value_is_margin_over_discount_plus_churn() -> None:
+    result = synthetic_result([2_500_000.0], churned=[20.0] * 12, active=1000)
+    totals = result.totals().iloc[0]
+    d = 1.1 ** (1 / 12) - 1
+    margin, churn = 25.0, 0.02
+    assert totals["monthly_churn_rate"] == pytest.approx(churn)
+    assert totals["customer_lifetime_value"] == pytest.approx(margin * (1 + d) / (d + churn))
+
+
+def test_summary_interval_is_the_5th_to_95th_percentile_across_replications() -> None:
+    values = np.arange(1, 21) * 100_000.0
+    result = synthetic_result(list(values), churned=[0.0] * 3, active=100)
+    row = result.summary().loc["net_revenue"]
+    per_replication = values * 3 / 100
+    assert row["mean"] == pytest.approx(per_replication.mean())
+    assert (row["low"], row["high"]) == pytest.approx(tuple(np.quantile(per_replication, [0.05, 0.95])))
+    assert row["mc_standard_error"] == pytest.approx(per_replication.std(ddof=1) / np.sqrt(20))
+    assert row["unit"] == "EUR"
+
+
+def test_save_writes_every_file_readable_and_refuses_to_overwrite(tmp_path) -> None:
+    result = simlib.simulate(simlib.from_dict({}), customers=1000, months=3, replications=2, progress=False)
+    folder = result.save(tmp_path / "run")
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["monthly.csv", "monthly.parquet", "provenance.json", "scenario.json", "summary.csv"]
+    assert all(stat.S_IMODE(p.stat().st_mode) & 0o044 for p in folder.iterdir())  # readable by others
+    monthly = pd.read_parquet(folder / "monthly.parquet")
+    assert len(monthly) == 2 * 3 * 1 and set(COUNTED) - {c for c in COUNTED if c.endswith("_cents")} <= set(
+        monthly.columns
+    )
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    with pytest.raises(FileExistsError):
+        result.save(folder)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
