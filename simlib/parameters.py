@@ -20,7 +20,7 @@ UncertainShare = Share | Distribution
 UncertainNonNegative = NonNegative | Distribution
 UncertainPositive = Positive | Distribution
 
-SOURCE_JUDGEMENT = "modelling assumption; calibrate with `simlib calibrate` when history exists"
+SOURCE_JUDGEMENT = "modelling assumption (judgement); to be calibrated to the firm's own history"
 
 
 def param(default: Any, label: str, unit: str, source: str | None = None, **constraints: Any):
@@ -288,7 +288,7 @@ class Behaviour(_Section):
         "probability",
         SOURCE_JUDGEMENT,
     )
-    fee_change_notice_days_scale: Positive = param(
+    fee_change_notice_days_scale: UncertainPositive = param(
         14.0,
         "Notice period at which a fee-change notice has 63% of its effect: the reference moves "
         "that share of the way to the new price, and fee-increase complaints fall by that share",
@@ -327,7 +327,7 @@ class Transparency(_Section):
         "share",
         SOURCE_JUDGEMENT,
     )
-    notice_lead_days_scale: Positive = param(
+    notice_lead_days_scale: UncertainPositive = param(
         3.0,
         "Lead time at which a notice has 63% of its full effect",
         "days",
@@ -453,7 +453,7 @@ class Education(_Section):
     late_payment_reduction_max: UncertainShare = param(
         0.2, "Share of failed payments avoided at saturating spend", "share", SOURCE_JUDGEMENT
     )
-    half_effect_spend: Positive = param(
+    half_effect_spend: UncertainPositive = param(
         0.2,
         "Spend at which education has half its maximal effect",
         "{cur}/customer/month",

@@ -11,6 +11,11 @@ from .scenario import Parameter, Scenario
 
 def number(value: float, unit: str = "") -> str:
     """A number the way a report shows it: percentages for rates, separators for money."""
+    text = _number(value, unit)
+    return text[1:] if text.startswith("-") and not any(c in "123456789" for c in text) else text
+
+
+def _number(value: float, unit: str = "") -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if unit.startswith("share"):
