@@ -8,21 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from montecarlo import Z, binomial_close
 
 from simlib import behaviour
 from simlib.behaviour import ChurnCause, ComplaintCause
 
-Z = 4.0
 N = 400_000
-
-
-@pytest.fixture
-def rng() -> np.random.Generator:
-    return np.random.default_rng(20261127)
-
-
-def binomial_close(count: float, n: int, p: float) -> bool:
-    return abs(count - n * p) <= Z * np.sqrt(n * p * (1.0 - p))
 
 
 # --------------------------------------------------------------------------- decide_churn

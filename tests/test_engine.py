@@ -18,13 +18,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from montecarlo import Z
 from scipy import special
 
 import simlib
 from simlib.draws import Purpose, customer_keys, stream_key, uniform
 from simlib.metrics import COUNTED, INDEX
 
-Z = 4.0
 """Tolerance in standard errors for every statistical assertion."""
 
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"

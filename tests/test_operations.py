@@ -8,20 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from montecarlo import Z, binomial_close
 
 from simlib import operations
-
-Z = 4.0
-
-
-@pytest.fixture
-def rng() -> np.random.Generator:
-    return np.random.default_rng(7)
-
-
-def binomial_close(count: float, n: float, p: float) -> bool:
-    return abs(count - n * p) <= Z * np.sqrt(n * p * (1.0 - p))
-
 
 # --------------------------------------------------------------------------- billing errors
 

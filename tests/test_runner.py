@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from montecarlo import Z
 
 import simlib
 from simlib.fees import to_cents
@@ -19,7 +20,6 @@ from simlib.metrics import INDEX
 from simlib.runner import implied_actions, next_actions
 from simlib.schedule import RuleAction
 
-Z = 4.0
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
 UNCERTAIN = {
     "behaviour.loss_aversion": {"distribution": "uniform", "low": 1.5, "high": 3.0},
