@@ -6,13 +6,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean-venv help
+.PHONY: demo test lint bench lab clean-venv help
 
 help:
 	@echo "make demo   - simulate every shipped scenario against the baseline and print the comparison"
 	@echo "make test   - run the test suite (creates .venv on first use)"
 	@echo "make lint   - ruff check"
 	@echo "make bench  - speed and memory benchmarks (prints the figures)"
+	@echo "make lab    - JupyterLab on localhost with the project's kernel, in notebooks/"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +33,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_engine.py
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --ip=127.0.0.1 --no-browser --notebook-dir=notebooks
 
 clean-venv:
 	rm -rf $(VENV)

@@ -9,7 +9,10 @@ import nbformat
 import papermill as pm
 import pytest
 
+import simlib
+
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+SCENARIOS = NOTEBOOKS.parent / "scenarios"
 
 
 @pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda p: p.name)
@@ -54,3 +57,74 @@ def test_quickstart_runs_top_to_bottom_with_new_parameters(tmp_path: Path) -> No
         if "image/png" in o.get("data", {})
     ]
     assert len(images) >= 2
+
+
+def execute(name: str, tmp_path: Path, **parameters) -> nbformat.NotebookNode:
+    output = tmp_path / f"executed-{name}"
+    pm.execute_notebook(
+        str(NOTEBOOKS / name),
+        str(output),
+        parameters=parameters,
+        cwd=str(NOTEBOOKS),
+        progress_bar=False,
+        kernel_name="python3",
+    )
+    return nbformat.read(output, as_version=4)
+
+
+def test_scenario_notebook_runs_with_its_defaults(tmp_path: Path) -> None:
+    executed = execute("scenario.ipynb", tmp_path)
+    images = [
+        o
+        for c in executed.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if "image/png" in o.get("data", {})
+    ]
+    assert len(images) == 2
+    streams = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.outputs)
+    assert "no output_dir given: nothing written" in streams
+
+
+def test_scenario_notebook_writes_results_equal_to_the_library(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    size = {"customers": 2000, "months": 6, "replications": 3, "seed": 11}
+    execute(
+        "scenario.ipynb",
+        tmp_path,
+        scenario=str(SCENARIOS / "penalty_fee.yaml"),
+        baseline=str(SCENARIOS / "baseline.yaml"),
+        overrides={"fees.penalty_fee": 9.5},
+        output_dir=str(out),
+        **size,
+    )
+    result = json.loads((out / "result.json").read_text())
+    assert result["parameters"] == {"overrides": {"fees.penalty_fee": 9.5}, **size}
+    direct = simlib.compare(
+        simlib.load(SCENARIOS / "baseline.yaml"),
+        simlib.load(SCENARIOS / "penalty_fee.yaml", {"fees.penalty_fee": 9.5}),
+        progress=False,
+        **size,
+    ).summary()
+    for metric in ("net_revenue", "complaints_penalty_fee", "monthly_churn_rate"):
+        for column in (
+            "baseline_mean",
+            "reform_mean",
+            "difference_mean",
+            "difference_low",
+            "difference_high",
+        ):
+            assert result["summary"][metric][column] == direct.loc[metric, column], (metric, column)
+    assert {p.name for p in out.iterdir()} >= {"baseline", "reform", "summary.csv", "differences.csv"}
+
+
+def test_scenario_notebook_stops_on_bad_input_with_the_validate_message(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(f"extends: {SCENARIOS / 'baseline.yaml'}\nfees:\n  montly_fee: 20\n")
+    out = tmp_path / "never"
+    with pytest.raises(pm.PapermillExecutionError) as caught:
+        execute("scenario.ipynb", tmp_path, scenario=str(broken), output_dir=str(out), customers=100)
+    assert "fees.montly_fee: unknown key 'montly_fee' in fees; did you mean fees.monthly_fee?" in str(
+        caught.value.evalue
+    )
+    assert not out.exists()
