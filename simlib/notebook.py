@@ -252,3 +252,129 @@ def write_run(run: SimulationResult | Comparison, settings: NotebookRun) -> Path
     }
     write_atomic(folder / RESULT_FILE, lambda p: Path(p).write_text(json.dumps(result, indent=2)))
     return folder
+
+
+@dataclass(frozen=True)
+class Lever:
+    """A policy lever a slider or a switch moves: a key path, its label, and its range."""
+
+    path: str
+    label: str
+    low: float = 0.0
+    high: float = 1.0
+    step: float = 1.0
+
+
+DEFAULT_LEVERS = (
+    Lever("fees.monthly_fee", "subscription (€/month)", 15, 40, 0.5),
+    Lever("fees.penalty_fee", "penalty fee (€)", 0, 25, 1),
+    Lever("transparency.pre_deduction_notice_days", "pre-deduction notice (days)", 0, 14, 1),
+    Lever("audits.every_months", "audit every (months, 0 = never)", 0, 12, 1),
+    Lever("complaint_handling.capacity_per_1000_customers", "complaint capacity (/1,000/month)", 2, 20, 1),
+    Lever("transparency.itemised_bills", "itemised bills"),
+)
+
+
+class Explorer:
+    """Re-runs a small paired comparison whenever a lever moves, and redraws its key numbers.
+
+    The population is small (a few thousand customers, a few replications) so that a change shows
+    in seconds; the same seed and paired draws make neighbouring settings differ by the policy.
+    """
+
+    def __init__(
+        self,
+        baseline: Scenario,
+        levers: Sequence[Lever] = DEFAULT_LEVERS,
+        customers: int = 4096,
+        months: int = 12,
+        replications: int = 4,
+    ):
+        self.baseline = baseline
+        self.levers = tuple(levers)
+        self.size = {
+            "customers": customers,
+            "months": months,
+            "replications": replications,
+            "progress": False,
+        }
+        self.last: Comparison | None = None
+        """The comparison the widgets drew last."""
+
+    def run(self, settings: Mapping[str, Any]) -> Comparison:
+        """The comparison of the baseline with the lever settings applied."""
+        changes = {path: value for path, value in settings.items() if value is not None}
+        return compare(self.baseline, self.baseline.with_changes(changes, origin="explorer"), **self.size)
+
+    def key_numbers(self, comparison: Comparison) -> pd.DataFrame:
+        """The headline paired differences with their 90% intervals."""
+        rows = [
+            "net_revenue",
+            "monthly_churn_rate",
+            "complaints_per_1000",
+            "refunds",
+            "winners_share",
+            "losers_share",
+        ]
+        columns = [
+            "baseline_mean",
+            "reform_mean",
+            "difference_mean",
+            "difference_low",
+            "difference_high",
+            "unit",
+        ]
+        return comparison.summary().loc[rows, columns]
+
+    def widgets(self):
+        """Sliders and switches for the levers, wired to re-run and redraw."""
+        import ipywidgets
+        from IPython.display import display
+
+        controls = {}
+        for lever in self.levers:
+            current = _value_at(self.baseline, lever.path)
+            if isinstance(current, bool):
+                controls[lever.path] = ipywidgets.Checkbox(value=current, description=lever.label)
+            else:
+                controls[lever.path] = ipywidgets.FloatSlider(
+                    value=float(current),
+                    min=lever.low,
+                    max=lever.high,
+                    step=lever.step,
+                    description=lever.label,
+                    continuous_update=False,
+                    style={"description_width": "16em"},
+                    layout={"width": "40em"},
+                )
+        output = ipywidgets.Output()
+
+        def redraw(_change: Any = None) -> None:
+            settings = {
+                path: (
+                    int(w.value)
+                    if isinstance(_value_at(self.baseline, path), int) and not isinstance(w.value, bool)
+                    else w.value
+                )
+                for path, w in controls.items()
+            }
+            comparison = self.last = self.run(settings)
+            with output:
+                output.clear_output(wait=True)
+                display(self.key_numbers(comparison))
+                plot_over_time(comparison, ["active", "net_revenue", "churn_rate", "complaints_per_1000"])
+                import matplotlib.pyplot as plt
+
+                plt.show()
+
+        for control in controls.values():
+            control.observe(redraw, names="value")
+        redraw()
+        return ipywidgets.VBox([*controls.values(), output])
+
+
+def _value_at(scenario: Scenario, path: str) -> Any:
+    value: Any = scenario.model
+    for part in path.split("."):
+        value = getattr(value, part)
+    return value

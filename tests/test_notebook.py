@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+import simlib
 from simlib import InputError, ScenarioError
 from simlib.notebook import check_parameters
 
@@ -70,3 +71,34 @@ def test_an_output_folder_that_holds_files_is_refused_before_running(tmp_path: P
     with pytest.raises(FileExistsError):
         check_parameters(**{**GOOD, "output_dir": str(tmp_path)})
     assert (tmp_path / "earlier.csv").read_text() == "kept"
+
+
+def test_explorer_reruns_the_paired_comparison_when_a_lever_moves() -> None:
+    from simlib.notebook import Explorer, Lever
+
+    explorer = Explorer(
+        simlib.load(SCENARIOS / "baseline.yaml"),
+        levers=(
+            Lever("fees.penalty_fee", "penalty", 0, 20, 1),
+            Lever("transparency.itemised_bills", "itemised"),
+        ),
+        customers=1000,
+        months=4,
+        replications=2,
+    )
+    same = explorer.key_numbers(explorer.run({"fees.penalty_fee": 0, "transparency.itemised_bills": False}))
+    differences = same.loc[
+        ["net_revenue", "monthly_churn_rate", "complaints_per_1000", "refunds"], "difference_mean"
+    ]
+    assert (differences.astype(float) == 0).all()
+    assert same.loc["winners_share", "reform_mean"] == same.loc["losers_share", "reform_mean"] == 0
+    box = explorer.widgets()
+    slider, switch, _output = box.children
+    assert explorer.last.reform.scenario.fees.penalty_fee == 0
+    slider.value = 12
+    switch.value = True
+    assert explorer.last.reform.scenario.fees.penalty_fee == 12
+    assert explorer.last.reform.scenario.transparency.itemised_bills is True
+    assert explorer.last.summary().loc["complaints_penalty_fee", "difference_mean"] > 0
+    table = explorer.key_numbers(explorer.run({"fees.penalty_fee": 12}))
+    assert table.loc["net_revenue", "difference_mean"] != 0

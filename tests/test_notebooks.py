@@ -128,3 +128,10 @@ def test_scenario_notebook_stops_on_bad_input_with_the_validate_message(tmp_path
         caught.value.evalue
     )
     assert not out.exists()
+
+
+def test_explore_notebook_builds_its_widgets_and_runs_a_setting(tmp_path: Path) -> None:
+    executed = execute("explore.ipynb", tmp_path, customers=1000, months=4, replications=2)
+    outputs = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs]
+    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
+    assert any("difference_mean" in o.get("data", {}).get("text/plain", "") for o in outputs)
