@@ -10,9 +10,11 @@ import papermill as pm
 import pytest
 
 import simlib
+from simlib.kernels import IPCKernelManager
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 SCENARIOS = NOTEBOOKS.parent / "scenarios"
+CELL_TIMEOUT_SECONDS = 300  # a cell takes seconds; a hung kernel must fail the test, not stall CI
 
 
 @pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda p: p.name)
@@ -37,6 +39,8 @@ def test_quickstart_runs_top_to_bottom_with_new_parameters(tmp_path: Path) -> No
         cwd=str(NOTEBOOKS),
         progress_bar=False,
         kernel_name="python3",
+        execution_timeout=CELL_TIMEOUT_SECONDS,
+        kernel_manager_class=IPCKernelManager,
     )
     executed = nbformat.read(output, as_version=4)
     injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
@@ -68,6 +72,8 @@ def execute(name: str, tmp_path: Path, **parameters) -> nbformat.NotebookNode:
         cwd=str(NOTEBOOKS),
         progress_bar=False,
         kernel_name="python3",
+        execution_timeout=CELL_TIMEOUT_SECONDS,
+        kernel_manager_class=IPCKernelManager,
     )
     return nbformat.read(output, as_version=4)
 
