@@ -189,18 +189,6 @@ def _new_state(customers: Customers, price: np.ndarray) -> _State:
     )
 
 
-def _capped_headline(model: ScenarioModel, tariff: Tariff, levers: _Levers) -> float:
-    """The headline price prospects compare, with the monthly bill kept under an enforced legal cap."""
-    if not levers.enforce_caps:
-        return headline_price(model, tariff)
-    monthly = (
-        headline_price(model, tariff)
-        - tariff.setup_fee / model.population.arrivals.setup_fee_amortisation_months
-    )
-    capped = min(monthly, levers.legal_fee_cap_cents / 100.0)
-    return capped + tariff.setup_fee / model.population.arrivals.setup_fee_amortisation_months
-
-
 def _price(state: Customers, context: _Context, month: int) -> np.ndarray:
     """Bill at each customer's usual usage level (cents), within the legal cap where it is enforced."""
     price, _ = _bills(state, state.usage_level, context.schedule, month)
@@ -297,7 +285,9 @@ def simulate_chunk(
         newcomer_tariff = schedule.newcomer_tariff(fee_month)
         probability = arrival_probability(
             arrivals.monthly_rate,
-            _capped_headline(model, newcomer_tariff, levers),
+            headline_price(
+                model, newcomer_tariff, levers.legal_fee_cap_cents / 100.0 if levers.enforce_caps else np.inf
+            ),
             arrivals.market_reference_price,
             arrivals.price_elasticity,
         )

@@ -100,12 +100,15 @@ def _build_tariff(model: ScenarioModel, applied: tuple[int, ...], actions: tuple
     return tariff
 
 
-def headline_price(model: ScenarioModel, tariff: Tariff) -> float:
+def headline_price(model: ScenarioModel, tariff: Tariff, monthly_cap: float = np.inf) -> float:
     """What a prospect compares with the market: the share-weighted bill at each segment's median
-    usage, plus the set-up fee spread over the amortisation period (currency per month)."""
+    usage (no more than ``monthly_cap``, an enforced legal cap), plus the set-up fee spread over the
+    amortisation period (currency per month)."""
     price = 0.0
     for segment in model.population.segments:
         usage = np.asarray([float(segment.usage_median_units)])
         bill = monthly_bill_cents(usage, tariff, False, segment.average_transaction_value)[0] / 100
         price += segment.share * bill
-    return price + tariff.setup_fee / model.population.arrivals.setup_fee_amortisation_months
+    return (
+        min(price, monthly_cap) + tariff.setup_fee / model.population.arrivals.setup_fee_amortisation_months
+    )
