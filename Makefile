@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 .PHONY: demo test lint bench lab clean-venv help
 
 help:
-	@echo "make demo   - simulate every shipped scenario against the baseline and print the comparison"
+	@echo "make demo   - run every shipped scenario as a notebook batch into outputs/demo and print the comparison"
 	@echo "make test   - run the test suite (creates .venv on first use)"
 	@echo "make lint   - ruff check"
 	@echo "make bench  - speed and memory benchmarks (prints the figures)"
@@ -33,6 +33,8 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_engine.py
+	$(BIN)/python benchmarks/bench_batch.py
+	$(BIN)/python benchmarks/bench_sweep.py
 
 # JupyterLab refuses to run as root unless told; containers and CI machines often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)

@@ -1,4 +1,4 @@
-"""The `simlib` command: run, compare, validate, describe, diff, schema, demo.
+"""The `simlib` command: run, compare, batch, sweep, validate, describe, diff, schema, demo.
 
 Invalid input ends with one line per problem on standard error and exit status 2, before anything is
 written. A traceback means a bug in simlib, never a mistake in a scenario.
@@ -14,12 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import click
+import pandas as pd
 
 from . import tables
+from .batch import BatchOutcome, plan_batch, run_batch
 from .errors import InputError, ScenarioError
-from .results import check_output_folder
+from .files import check_output_folder
 from .runner import compare, simulate
 from .scenario import Scenario, diff, json_schema, load, parse_assignment
+from .sweep import grid_variants, parse_grid, parse_range, run_sweep, sample_variants
 
 EXIT_INVALID = 2
 
@@ -67,6 +70,12 @@ size_options = [
         help="Worker processes (0: all cores).",
     ),
     click.option("--chunk-size", type=click.IntRange(min=1), help="Customers per chunk (memory bound)."),
+    click.option(
+        "--scheduler",
+        metavar="ADDRESS|local",
+        help="Run the chunks on Dask: 'local' starts a LocalCluster of --workers processes, an "
+        "address uses a running cluster. Numbers do not change.",
+    ),
     click.option("--quiet", is_flag=True, help="No progress bar."),
 ]
 
@@ -190,10 +199,162 @@ def schema() -> None:
     click.echo(json.dumps(json_schema(), indent=2, ensure_ascii=False))
 
 
+def _batch_report(outcome: BatchOutcome) -> int:
+    """Print the batch's table and where things are; return the exit status."""
+    table = pd.read_csv(outcome.folder / "comparison.csv")
+    click.echo(tables.format_batch(list(outcome.records.values()), table))
+    for record in outcome.failed:
+        where = f"notebook cell {record['cell']}: " if record.get("cell") is not None else ""
+        click.echo(
+            f"{record['status']}: {record['scenario']} ({where}{record.get('error')}); "
+            f"log: {outcome.folder / record.get('log', record['folder'])}",
+            err=True,
+        )
+    click.echo(f"results: {outcome.folder}/ (manifest.json, comparison.csv, runs/)")
+    if outcome.interrupted:
+        click.echo("interrupted: finish the batch with --resume", err=True)
+        return 130
+    return 1 if outcome.failed else 0
+
+
+scheduler_option = click.option(
+    "--scheduler",
+    metavar="ADDRESS|local",
+    help="Run on Dask: 'local' starts a LocalCluster on this machine, an address uses a running cluster.",
+)
+
+
+@main.command()
+@click.argument("scenarios", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--baseline", required=True, type=click.Path(dir_okay=False), help="The baseline scenario.")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="The batch folder.")
+@click.option("--customers", type=click.IntRange(min=1), help="Initial customers simulated.")
+@click.option("--months", type=click.IntRange(min=1), help="Horizon in months.")
+@click.option("--replications", type=click.IntRange(min=1), help="Monte Carlo replications.")
+@click.option("--seed", type=click.IntRange(min=0), help="Random seed.")
+@set_option
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Runs at once (0: one per core).",
+)
+@click.option("--timeout", type=click.FloatRange(min=1), help="Seconds a run may take before it is stopped.")
+@click.option("--resume", is_flag=True, help="Keep finished runs; run only what is missing or failed.")
+@click.option("--force", is_flag=True, help="Run everything again; earlier runs move under previous/.")
+@scheduler_option
+@click.option(
+    "--notebook",
+    type=click.Path(dir_okay=False, exists=True),
+    help="A notebook with the same parameters as notebooks/scenario.ipynb (default: that one).",
+)
+@click.option("--kernel", help="Kernel name (default: the notebook's own).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@_friendly_errors
+def batch(
+    scenarios: tuple[str, ...],
+    baseline: str,
+    out: str,
+    assignments: tuple[str, ...],
+    workers: int,
+    timeout: float | None,
+    resume: bool,
+    force: bool,
+    scheduler: str | None,
+    notebook: str | None,
+    kernel: str | None,
+    quiet: bool,
+    **size: Any,
+) -> None:
+    """Run the scenario notebook once per SCENARIO against --baseline, several at once.
+
+    Each run gets its own kernel and its own folder under OUT/runs/; OUT/comparison.csv holds the
+    paired differences and OUT/manifest.json every run's inputs, status and timings. Exit status 1
+    if a run failed (the others still run), 130 if interrupted (finish with --resume).
+    """
+    plan = plan_batch(scenarios, baseline, overrides=_overrides(assignments), notebook=notebook, **size)
+    outcome = run_batch(
+        plan,
+        out,
+        workers=workers,
+        timeout_seconds=timeout,
+        resume=resume,
+        force=force,
+        scheduler=scheduler,
+        progress=not quiet,
+        kernel_name=kernel,
+    )
+    sys.exit(_batch_report(outcome))
+
+
+@main.command()
+@click.argument("base", type=click.Path(dir_okay=False))
+@click.option(
+    "--grid", "grids", multiple=True, metavar="KEY.PATH=V1,V2,...", help="Values to try (repeatable)."
+)
+@click.option("--sample", type=click.IntRange(min=1), help="Number of variants drawn in the --range box.")
+@click.option(
+    "--range", "ranges", multiple=True, metavar="KEY.PATH=LO:HI", help="A lever's range for --sample."
+)
+@click.option("--sample-seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the sweep table.")
+@click.option("--customers", type=click.IntRange(min=1), help="Initial customers simulated.")
+@click.option("--months", type=click.IntRange(min=1), help="Horizon in months.")
+@click.option("--replications", type=click.IntRange(min=1), help="Monte Carlo replications.")
+@click.option("--seed", type=click.IntRange(min=0), help="Random seed (shared by every variant).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Variants at once (0: all cores).",
+)
+@scheduler_option
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@_friendly_errors
+def sweep(
+    base: str,
+    grids: tuple[str, ...],
+    sample: int | None,
+    ranges: tuple[str, ...],
+    sample_seed: int,
+    out: str,
+    workers: int,
+    scheduler: str | None,
+    quiet: bool,
+    **size: Any,
+) -> None:
+    """Evaluate many variants of BASE without notebooks, each paired with BASE on the same draws.
+
+    Either a grid (every combination of the --grid values) or --sample N points in the box of
+    --range bounds (Latin hypercube). Writes OUT/sweep.csv (one row per variant: levers, metrics
+    and paired differences with 90% intervals) and the revenue-versus-complaints frontier.
+    """
+    if bool(grids) == bool(sample):
+        raise InputError("give either --grid KEY.PATH=V1,V2,... or --sample N with --range KEY.PATH=LO:HI")
+    if sample and not ranges:
+        raise InputError("--sample needs at least one --range KEY.PATH=LO:HI")
+    if ranges and not sample:
+        raise InputError("--range is used with --sample N")
+    if grids:
+        variants = grid_variants(dict(parse_grid(g) for g in grids))
+    else:
+        variants = sample_variants(dict(parse_range(r) for r in ranges), sample, sample_seed)
+    check_output_folder(out)
+    result = run_sweep(
+        _load(base), variants, workers=workers, scheduler=scheduler, progress=not quiet, **size
+    )
+    result.save(out)
+    click.echo(tables.format_sweep(result))
+    click.echo(f"results: {out}/ (sweep.csv, frontier.png)")
+
+
 @main.command()
 @click.option(
     "--scenarios", "folder", default="scenarios", show_default=True, type=click.Path(file_okay=False)
 )
+@click.option("--out", default="outputs/demo", show_default=True, type=click.Path(file_okay=False))
 @click.option("--customers", type=click.IntRange(min=1), default=10_000, show_default=True)
 @click.option("--replications", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--months", type=click.IntRange(min=1))
@@ -201,25 +362,14 @@ def schema() -> None:
 @click.option("--quiet", is_flag=True)
 @_friendly_errors
 def demo(
-    folder: str, customers: int, replications: int, months: int | None, workers: int, quiet: bool
+    folder: str, out: str, customers: int, replications: int, months: int | None, workers: int, quiet: bool
 ) -> None:
-    """Compare every shipped scenario with the baseline and print the table."""
+    """Run every shipped scenario against the baseline as a batch (kept runs are reused) and print
+    the table and where the results are."""
     directory = Path(folder)
-    baseline = load(directory / "baseline.yaml")
-    reforms = [load(p) for p in sorted(directory.glob("*.yaml")) if p.name != "baseline.yaml"]
-    comparisons = []
-    for reform in reforms:
-        if not quiet:
-            click.echo(f"simulating {reform.name} …", err=True)
-        comparisons.append(
-            compare(
-                baseline,
-                reform,
-                customers=customers,
-                replications=replications,
-                months=months,
-                workers=workers,
-                progress=not quiet,
-            )
-        )
-    click.echo(tables.format_overview(comparisons, customers, replications))
+    reforms = [p for p in sorted(directory.glob("*.yaml")) if p.name != "baseline.yaml"]
+    plan = plan_batch(
+        reforms, directory / "baseline.yaml", customers=customers, replications=replications, months=months
+    )
+    outcome = run_batch(plan, out, workers=workers, resume=True, progress=not quiet)
+    sys.exit(_batch_report(outcome))

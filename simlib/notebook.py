@@ -19,7 +19,8 @@ import pandas as pd
 
 from . import __version__
 from .errors import InputError, Problem, ScenarioError
-from .results import COVERAGE, Comparison, SimulationResult, check_output_folder, write_atomic
+from .files import check_output_folder, write_atomic
+from .results import COVERAGE, Comparison, SimulationResult
 from .runner import RunSettings, compare, simulate
 from .scenario import Scenario, diff, load
 
@@ -244,6 +245,10 @@ def write_run(run: SimulationResult | Comparison, settings: NotebookRun) -> Path
             "seed": settings.seed,
         },
         "simlib_version": __version__,
+        "changes": [
+            {column: _plain(value) for column, value in row.items()}
+            for row in settings.describe().to_dict(orient="records")
+        ],
         "provenance": [r.provenance() for r in _runs(run)],
         "summary": {
             metric: {column: _plain(value) for column, value in row.items()}

@@ -10,8 +10,6 @@ the parameter uncertainty of any behavioural parameter given as a distribution.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .files import check_output_folder, write_atomic
 from .metrics import COUNTED, derive
 from .scenario import Scenario
 
@@ -92,47 +91,6 @@ def summarise(frame: pd.DataFrame, units: dict[str, str], coverage: float = COVE
     return pd.DataFrame(rows).set_index("metric")
 
 
-def write_atomic(path: Path, write: Any) -> None:
-    """Write through a temporary file in the same folder, then rename: never a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(descriptor)
-    try:
-        write(temporary)
-        # mkstemp creates the file private (0600); results are meant to be shared like any file.
-        os.chmod(temporary, 0o666 & ~_umask())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def check_output_folder(folder: str | Path, overwrite: bool = False) -> Path:
-    """Make sure results can be written to ``folder`` before any work is done.
-
-    Refuses a folder that already holds files (results are never silently replaced) unless
-    ``overwrite`` is set, and one that cannot be created or written to.
-    """
-    folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise FileExistsError(f"{folder} exists and is not a folder")
-    if folder.is_dir() and any(folder.iterdir()) and not overwrite:
-        raise FileExistsError(f"{folder} already holds files; choose another folder or overwrite (--force)")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check."):
-            pass
-    except OSError as exc:
-        raise FileExistsError(f"{folder} cannot be written to: {exc.strerror or exc}") from None
-    return folder
-
-
 @dataclass(frozen=True)
 class RunInfo:
     """Provenance of a run: enough to re-run it."""
@@ -164,6 +122,8 @@ class SimulationResult:
         self.info = info
         self.segments = tuple(s.name for s in scenario.population.segments)
         self._monthly: pd.DataFrame | None = None
+        self._by_month: pd.DataFrame | None = None
+        self._totals: dict[str | None, pd.DataFrame] = {}
 
     @property
     def currency(self) -> str:
@@ -183,14 +143,23 @@ class SimulationResult:
 
     def by_month(self) -> pd.DataFrame:
         """Population totals per replication and month (segments added up, rates recomputed)."""
-        summed = self.counts.sum(axis=2)
-        reps, months, _ = summed.shape
-        index = pd.MultiIndex.from_product([range(reps), range(months)], names=["replication", "month"])
-        frame = pd.DataFrame(summed.reshape(-1, len(COUNTED)), index=index, columns=COUNTED)
-        return derive(frame, self.scenario.model).reset_index()
+        if self._by_month is None:
+            summed = self.counts.sum(axis=2)
+            reps, months, _ = summed.shape
+            index = pd.MultiIndex.from_product([range(reps), range(months)], names=["replication", "month"])
+            frame = pd.DataFrame(summed.reshape(-1, len(COUNTED)), index=index, columns=COUNTED)
+            self._by_month = derive(frame, self.scenario.model).reset_index()
+        # A copy: the cached frame must not change under a caller's feet.
+        return self._by_month.copy()
 
     def totals(self, segment: str | None = None) -> pd.DataFrame:
         """One row per replication with the horizon's summary metrics (for one segment, or all)."""
+        if segment not in self._totals:
+            self._totals[segment] = self._compute_totals(segment)
+        # A copy: the cached frame must not change under a caller's feet.
+        return self._totals[segment].copy()
+
+    def _compute_totals(self, segment: str | None) -> pd.DataFrame:
         counts = self.counts
         if segment is not None:
             counts = counts[:, :, [self.segments.index(segment)], :]

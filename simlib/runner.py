@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from .engine import ChunkResult, RunPlan, chunk_bounds, simulate_chunk
 from .errors import InputError
+from .executors import open_executor
 from .metrics import INDEX
 from .parameters import AdjustmentRule, ScenarioModel
 from .results import Comparison, RunInfo, SimulationResult
@@ -147,20 +148,24 @@ def next_actions(current: tuple[RuleAction, ...], implied: tuple[RuleAction, ...
 
 
 class _Pool:
-    """Runs chunk tasks in-process or on worker processes; yields results in task order."""
+    """Runs chunk tasks in-process, on worker processes or on a Dask cluster; yields results in
+    task order, so per-replication sums are added in the same order everywhere."""
 
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, scheduler: str | None = None):
         self.workers = workers
+        self.scheduler = scheduler
+        self._context = None
         self._executor: Executor | None = None
 
     def __enter__(self) -> _Pool:
-        if self.workers > 1:
-            self._executor = ProcessPoolExecutor(self.workers)
+        if self.workers > 1 or self.scheduler:
+            self._context = open_executor(self.workers, self.scheduler)
+            self._executor = self._context.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(cancel_futures=True)
+        if self._context is not None:
+            self._context.__exit__(*exc)
 
     def map(self, tasks: list[_Task], on_month: Callable[[], None]) -> Iterator[tuple[_TaskResult, bool]]:
         """Results in task order, each with whether its months were already reported."""
@@ -182,6 +187,7 @@ def run_replications(
     scenarios: list[Scenario],
     settings: RunSettings,
     progress: bool = True,
+    scheduler: str | None = None,
 ) -> list[ReplicationOutcome]:
     """Simulate one or two scenarios (paired) for every replication.
 
@@ -201,7 +207,7 @@ def run_replications(
         leave=False,
         smoothing=0.1,
     )
-    with bar, _Pool(settings.workers) as pool:
+    with bar, _Pool(settings.workers, scheduler) as pool:
 
         def execute(plans_per_rep: list[tuple[RunPlan, ...]], paired: bool) -> list[_TaskResult]:
             """Run every chunk; return per replication the summed counts and winners/losers."""
@@ -342,6 +348,7 @@ def simulate(
     chunk_size: int | None = None,
     workers: int | None = None,
     progress: bool = True,
+    scheduler: str | None = None,
 ) -> SimulationResult:
     """Simulate a scenario month by month over Monte Carlo replications.
 
@@ -356,6 +363,9 @@ def simulate(
         4,096); default 65,536. Results do not depend on it.
     workers : worker processes (0: every core); default 1. Results do not depend on it.
     progress : show a progress bar (months and chunks done, time left).
+    scheduler : run the chunks on Dask: ``"local"`` starts a ``LocalCluster`` of ``workers``
+        processes, an address (``tcp://host:8786``) uses a running cluster. Results do not depend
+        on it.
 
     Returns
     -------
@@ -369,7 +379,7 @@ def simulate(
     """
     scenario = _as_scenario(scenario)
     settings = RunSettings.resolve(scenario, customers, months, replications, seed, chunk_size, workers)
-    outcomes = run_replications([scenario], settings, progress)
+    outcomes = run_replications([scenario], settings, progress, scheduler)
     counts = np.stack([o.counts[0] for o in outcomes])
     return SimulationResult(scenario, counts, _info(scenario, settings, [o.actions[0] for o in outcomes]))
 
@@ -385,6 +395,7 @@ def compare(
     chunk_size: int | None = None,
     workers: int | None = None,
     progress: bool = True,
+    scheduler: str | None = None,
 ) -> Comparison:
     """Simulate a reform and its baseline on the same customers with the same random draws.
 
@@ -394,7 +405,8 @@ def compare(
     Parameters
     ----------
     baseline, reform : scenarios or paths; they must have the same segments.
-    customers, months, replications, seed, chunk_size, workers, progress : as in :func:`simulate`;
+    customers, months, replications, seed, chunk_size, workers, progress, scheduler : as in
+        :func:`simulate`;
         sizes and seed default to the baseline's ``simulation`` section, and both runs share them.
 
     Returns
@@ -407,7 +419,7 @@ def compare(
         raise InputError("baseline and reform must have the same segments to be compared")
     settings = RunSettings.resolve(baseline, customers, months, replications, seed, chunk_size, workers)
     RunSettings.resolve(reform, settings.customers, settings.months, settings.replications, settings.seed)
-    outcomes = run_replications([baseline, reform], settings, progress)
+    outcomes = run_replications([baseline, reform], settings, progress, scheduler)
     results = [
         SimulationResult(
             scenario,

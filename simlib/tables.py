@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import pandas as pd
 
 from .results import SUMMARY_METRICS, Comparison, SimulationResult
 from .scenario import Parameter, Scenario
+
+if TYPE_CHECKING:
+    from .sweep import SweepResult
 
 
 def number(value: float, unit: str = "") -> str:
@@ -187,3 +193,58 @@ def format_diff(pairs: list[tuple[Parameter, Parameter | None]], base: str, othe
 
     rows = [[p.path, shown(p), shown(q), p.unit] for p, q in pairs]
     return _grid(rows, ["parameter", base, other, "unit"])
+
+
+def format_batch(records: Sequence[dict], comparison: pd.DataFrame) -> str:
+    """One line per run: its status and, when it succeeded, the headline paired differences."""
+    header = ["scenario", "status", "Δ net revenue", "Δ monthly churn", "Δ complaints /1000", "seconds"]
+    rows = []
+    for record in records:
+        part = comparison[comparison["scenario"] == record["scenario"]].set_index("metric")
+
+        def cell(metric: str, unit: str = "", part=part) -> str:
+            if metric not in part.index:
+                return "–"
+            row = part.loc[metric]
+            return estimate(
+                row["difference_mean"], row["difference_low"], row["difference_high"], unit, signed=True
+            )
+
+        status = record["status"] + (" (kept)" if record.get("reused") else "")
+        seconds = record.get("seconds")
+        rows.append(
+            [
+                record["scenario"],
+                status,
+                cell("net_revenue"),
+                cell("monthly_churn_rate", "share"),
+                cell("complaints_per_1000"),
+                "" if seconds is None else f"{seconds:.1f}",
+            ]
+        )
+    return "Every policy against the baseline (reform − baseline, mean [90% interval])\n" + _grid(
+        rows, header
+    )
+
+
+def format_sweep(result: SweepResult) -> str:
+    """The frontier variants: their levers and paired differences with 90% intervals."""
+    frontier = result.frontier()
+    levers = result.levers
+    header = ["variant", *levers, "Δ net revenue", "Δ complaints /1000", "on frontier"]
+    rows = []
+    for variant, row in frontier.sort_values("complaints_mean").iterrows():
+        rows.append(
+            [
+                str(variant),
+                *(_value(row[lever]) for lever in levers),
+                estimate(row["revenue_mean"], row["revenue_low"], row["revenue_high"], signed=True),
+                estimate(row["complaints_mean"], row["complaints_low"], row["complaints_high"], signed=True),
+                "yes" if row["on_frontier"] else "",
+            ]
+        )
+    title = (
+        f"{len(frontier)} variants of {result.base} against it (variant − base, mean [90% interval]), "
+        "by complaint rate"
+    )
+    return title + "\n" + _grid(rows, header)

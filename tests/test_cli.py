@@ -231,23 +231,56 @@ def test_compare_writes_both_runs_and_the_differences(tmp_path):
     assert again.returncode == 2 and "already holds files" in again.stderr
 
 
-def test_demo_compares_every_shipped_policy_with_the_baseline():
-    result = simlib_command(
-        "demo",
-        "--scenarios",
-        SHIPPED,
-        "--customers",
-        "1000",
-        "--months",
-        "8",
-        "--replications",
-        "2",
-        "--quiet",
-    )
+def test_demo_runs_every_shipped_policy_as_a_batch_and_keeps_it(tmp_path: Path):
+    out = tmp_path / "demo"
+    arguments = ("demo", "--scenarios", SHIPPED, "--out", out, "--customers", "400", "--months", "8",
+                 "--replications", "2", "--quiet")  # fmt: skip
+    result = simlib_command(*arguments)
     assert result.returncode == 0, result.stderr
     policies = {p.stem for p in SHIPPED.glob("*.yaml")} - {"baseline"}
     rows = table_rows(result.stdout)
     assert policies <= set(rows)
     for policy in policies:
+        assert rows[policy][1] == "succeeded", rows[policy]
         # Each difference is shown as `mean [low, high]`.
-        assert re.fullmatch(r"[+-]?[\d,.]+% \[-?[\d,.]+%, -?[\d,.]+%\]", rows[policy][2]), rows[policy]
+        assert re.fullmatch(r"[+-]?[\d,.]+% \[-?[\d,.]+%, -?[\d,.]+%\]", rows[policy][3]), rows[policy]
+    assert f"results: {out}/" in result.stdout
+    assert len(list((out / "runs").iterdir())) == len(policies)
+    again = simlib_command(*arguments)  # a second demo keeps the first one's runs
+    assert again.returncode == 0 and all(
+        table_rows(again.stdout)[p][1] == "succeeded (kept)" for p in policies
+    )
+
+
+def test_sweep_writes_one_row_per_variant_and_the_frontier(tmp_path: Path):
+    out = tmp_path / "sweep"
+    result = simlib_command(
+        "sweep", SHIPPED / "baseline.yaml", "--grid", "fees.monthly_fee=23,25,27",
+        "--grid", "fees.penalty_fee=0,5", "--customers", "800", "--months", "6", "--replications", "2",
+        "--workers", "2", "--out", out, "--quiet",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(out / "sweep.csv")
+    assert len(table) == 6 and set(table["fees.monthly_fee"]) == {23, 25, 27}
+    same = table[(table["fees.monthly_fee"] == 25) & (table["fees.penalty_fee"] == 0)]
+    assert same["net_revenue_difference"].iloc[0] == 0.0  # the base itself, on the same draws
+    assert (out / "frontier.png").stat().st_size > 10_000 and (out / "sweep.json").exists()
+    assert "on frontier" in result.stdout and "yes" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (("--grid", "fees.monthly_fee=20,30", "--sample", "4"), "either --grid"),
+        (("--sample", "4"), "--sample needs at least one --range"),
+        (("--sample", "4", "--range", "fees.monthly_fee=30:20"), "fees.monthly_fee=30:20"),
+        (("--grid", "fees.monthly_fee=20,-5"), "fees.monthly_fee"),
+        (("--grid", "fees.monthly_fe=20,30"), "monthly_fe"),
+    ],
+)
+def test_sweep_mistakes_are_one_line_errors(tmp_path: Path, arguments: tuple[str, ...], message: str):
+    result = simlib_command(
+        "sweep", SHIPPED / "baseline.yaml", *arguments, "--out", tmp_path / "s", "--quiet"
+    )
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert not (tmp_path / "s").exists() or not any((tmp_path / "s").iterdir())

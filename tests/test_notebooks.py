@@ -6,11 +6,13 @@ import json
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import papermill as pm
 import pytest
 
 import simlib
 from simlib.kernels import IPCKernelManager
+from simlib.tables import estimate
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 SCENARIOS = NOTEBOOKS.parent / "scenarios"
@@ -141,3 +143,50 @@ def test_explore_notebook_builds_its_widgets_and_runs_a_setting(tmp_path: Path) 
     outputs = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs]
     assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
     assert any("difference_mean" in o.get("data", {}).get("text/plain", "") for o in outputs)
+
+
+def test_compare_notebook_reads_a_batch_folder(tmp_path: Path) -> None:
+    from simlib.batch import plan_batch, run_batch
+
+    fixtures = Path(__file__).resolve().parent / "fixtures" / "batch"
+    plan = plan_batch(
+        [SCENARIOS / "penalty_fee.yaml", SCENARIOS / "full_transparency.yaml"],
+        SCENARIOS / "baseline.yaml",
+        customers=800,
+        months=6,
+        replications=2,
+        notebook=fixtures / "misbehaving.ipynb",
+    )
+    batch = run_batch(plan, tmp_path / "batch", workers=1, progress=False)
+    assert len(batch.succeeded) == 2
+    output = tmp_path / "compare.ipynb"
+    pm.execute_notebook(
+        str(NOTEBOOKS / "compare.ipynb"),
+        str(output),
+        parameters={"batch_dir": str(tmp_path / "batch")},
+        cwd=str(NOTEBOOKS),
+        progress_bar=False,
+        kernel_name="python3",
+        execution_timeout=CELL_TIMEOUT_SECONDS,
+        kernel_manager_class=IPCKernelManager,
+    )
+    executed = nbformat.read(output, as_version=4)
+    texts = "\n".join(
+        o.get("data", {}).get("text/plain", "") + o.get("text", "")
+        for c in executed.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+    )
+    comparison = pd.read_csv(tmp_path / "batch" / "comparison.csv").set_index(["scenario", "metric"])
+    row = comparison.loc[("penalty_fee", "net_revenue")]
+    shown = estimate(row["difference_mean"], row["difference_low"], row["difference_high"], signed=True)
+    assert shown in texts  # the key-numbers table shows the batch's own figures
+    assert "fees.penalty_fee" in texts and "transparency" in texts
+    images = [
+        o
+        for c in executed.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if "image/png" in o.get("data", {})
+    ]
+    assert len(images) == 1  # the frontier chart
