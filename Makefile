@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench lab clean-venv help
+.PHONY: demo test lint bench lab system-deps clean-venv help
 
 help:
 	@echo "make demo   - run every shipped scenario as a notebook batch into outputs/demo and print the comparison"
@@ -14,6 +14,7 @@ help:
 	@echo "make lint   - ruff check"
 	@echo "make bench  - speed and memory benchmarks (prints the figures)"
 	@echo "make lab    - JupyterLab on localhost with the project's kernel, in notebooks/"
+	@echo "make system-deps - Debian's Chromium (PDF briefings, browser tests) and a small CJK font"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,10 +22,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -qq -e ".[dev,dask]"
 	touch $(STAMP)
 
-demo: $(STAMP)
+# Briefings are printed to PDF by Debian's Chromium, and Chinese charts need a CJK font
+# (WenQuanYi Micro Hei, 5 MB). Installed with apt when missing; skipped where already present.
+CHROMIUM := $(firstword $(wildcard /usr/bin/chromium /usr/bin/chromium-browser))
+CJK_FONT := $(firstword $(wildcard /usr/share/fonts/truetype/wqy/wqy-microhei.ttc))
+SUDO     := $(if $(filter 0,$(shell id -u)),,sudo)
+
+system-deps:
+ifeq ($(and $(CHROMIUM),$(CJK_FONT)),)
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium fonts-wqy-microhei >/dev/null
+endif
+
+demo: $(STAMP) system-deps
 	$(BIN)/simlib demo
 
-test: $(STAMP)
+test: $(STAMP) system-deps
 	$(BIN)/ruff check simlib tests benchmarks
 	$(BIN)/python -m pytest -q -n 2
 

@@ -325,8 +325,11 @@ def _attempt(task: RunTask, staging: Path) -> dict[str, Any]:
             _live[process.pid] = process
         try:
             process.wait(timeout=task.timeout_seconds)
-        except subprocess.TimeoutExpired:
+        except BaseException as exc:
+            # Ctrl-C or a time limit: the worker and its kernel stop with this attempt.
             _stop_process_tree(process, staging / "kernel.pid")
+            if not isinstance(exc, subprocess.TimeoutExpired):
+                raise
             return {
                 "status": TIMED_OUT,
                 "error": f"stopped after the {task.timeout_seconds:g} s time limit",
@@ -380,7 +383,11 @@ def execute_run(task: RunTask) -> dict[str, Any]:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
         staging = batch / IN_PROGRESS / f"{run.folder}.{uuid.uuid4().hex[:8]}"
-        outcome = _attempt(task, staging)
+        try:
+            outcome = _attempt(task, staging)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
         record["attempts"].append(outcome)
         if _stopping.is_set():
             shutil.rmtree(staging, ignore_errors=True)

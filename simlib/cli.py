@@ -18,8 +18,10 @@ import pandas as pd
 
 from . import tables
 from .batch import BatchOutcome, plan_batch, run_batch
+from .briefing import write_briefing
 from .errors import InputError, ScenarioError
 from .files import check_output_folder
+from .recommend import Constraints
 from .runner import compare, simulate
 from .scenario import Scenario, diff, json_schema, load, parse_assignment
 from .sweep import grid_variants, parse_grid, parse_range, run_sweep, sample_variants
@@ -199,6 +201,54 @@ def schema() -> None:
     click.echo(json.dumps(json_schema(), indent=2, ensure_ascii=False))
 
 
+brief_options = [
+    click.option("--lang", "language", type=click.Choice(["en", "zh"]), default="en", show_default=True),
+    click.option("--title", help="Headline title (default: the catalogue's)."),
+    click.option(
+        "--max-complaints-per-1000",
+        type=click.FloatRange(min=0),
+        help="Recommend only policies with at most this many complaints per 1,000 customers a month.",
+    ),
+    click.option(
+        "--max-monthly-churn",
+        type=click.FloatRange(min=0, max=1),
+        help="Recommend only policies whose monthly churn is at most this share (0.02 = 2%).",
+    ),
+    click.option("--allow-breaches", is_flag=True, help="Also recommend policies with compliance breaches."),
+    click.option(
+        "--objective",
+        type=click.Choice(["npv_net_revenue", "net_revenue"]),
+        default="npv_net_revenue",
+        show_default=True,
+        help="What the recommendation maximises (paired difference to the baseline).",
+    ),
+]
+
+
+def with_brief_options(command: Callable) -> Callable:
+    for option in reversed(brief_options):
+        command = option(command)
+    return command
+
+
+def _brief(folder: str | Path, force: bool, **options: Any) -> None:
+    files = write_briefing(
+        folder,
+        language=options["language"],
+        title=options["title"],
+        objective=options["objective"],
+        constraints=Constraints(
+            options["max_complaints_per_1000"], options["max_monthly_churn"], options["allow_breaches"]
+        ),
+        force=force,
+    )
+    click.echo(f"briefing: {files.html}")
+    if files.pdf is not None:
+        click.echo(f"briefing: {files.pdf}")
+    else:
+        click.echo(f"warning: {files.note}", err=True)
+
+
 def _batch_report(outcome: BatchOutcome) -> int:
     """Print the batch's table and where things are; return the exit status."""
     table = pd.read_csv(outcome.folder / "comparison.csv")
@@ -250,6 +300,8 @@ scheduler_option = click.option(
     help="A notebook with the same parameters as notebooks/scenario.ipynb (default: that one).",
 )
 @click.option("--kernel", help="Kernel name (default: the notebook's own).")
+@click.option("--brief", "write_brief", is_flag=True, help="Write the briefing (HTML and PDF) when done.")
+@with_brief_options
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @_friendly_errors
 def batch(
@@ -264,7 +316,14 @@ def batch(
     scheduler: str | None,
     notebook: str | None,
     kernel: str | None,
+    write_brief: bool,
     quiet: bool,
+    language: str,
+    title: str | None,
+    max_complaints_per_1000: float | None,
+    max_monthly_churn: float | None,
+    allow_breaches: bool,
+    objective: str,
     **size: Any,
 ) -> None:
     """Run the scenario notebook once per SCENARIO against --baseline, several at once.
@@ -285,7 +344,30 @@ def batch(
         progress=not quiet,
         kernel_name=kernel,
     )
-    sys.exit(_batch_report(outcome))
+    status = _batch_report(outcome)
+    if write_brief and outcome.succeeded and not outcome.interrupted:
+        _brief(
+            out,
+            force,
+            language=language,
+            title=title,
+            objective=objective,
+            max_complaints_per_1000=max_complaints_per_1000,
+            max_monthly_churn=max_monthly_churn,
+            allow_breaches=allow_breaches,
+        )
+    sys.exit(status)
+
+
+@main.command()
+@click.argument("folder", type=click.Path(file_okay=False, exists=True))
+@with_brief_options
+@click.option("--force", is_flag=True, help="Write a new briefing; the old one moves under previous/.")
+@_friendly_errors
+def brief(folder: str, force: bool, **options: Any) -> None:
+    """Write the policy briefing of a finished batch FOLDER: briefing.html (self-contained, no code)
+    and briefing.pdf, plus briefing_files/ with each chart's data (briefing.zh.* for --lang zh)."""
+    _brief(folder, force, **options)
 
 
 @main.command()
@@ -372,4 +454,16 @@ def demo(
         reforms, directory / "baseline.yaml", customers=customers, replications=replications, months=months
     )
     outcome = run_batch(plan, out, workers=workers, resume=True, progress=not quiet)
-    sys.exit(_batch_report(outcome))
+    status = _batch_report(outcome)
+    if outcome.succeeded:
+        _brief(
+            out,
+            True,
+            language="en",
+            title=None,
+            objective="npv_net_revenue",
+            max_complaints_per_1000=None,
+            max_monthly_churn=None,
+            allow_breaches=False,
+        )
+    sys.exit(status)

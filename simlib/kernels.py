@@ -20,8 +20,9 @@ class IPCKernelManager(AsyncKernelManager):
 
     def __init__(self, **kwargs: Any):
         socket_folder = tempfile.mkdtemp(prefix="simlib-kernel-")
-        kwargs.setdefault("transport", "ipc")
-        kwargs.setdefault("ip", os.path.join(socket_folder, "kernel"))
+        if os.name == "posix":  # ZeroMQ has no IPC transport on Windows: TCP there
+            kwargs.setdefault("transport", "ipc")
+            kwargs.setdefault("ip", os.path.join(socket_folder, "kernel"))
         super().__init__(**kwargs)
         self._socket_folder = socket_folder
 
