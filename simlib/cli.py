@@ -1,4 +1,4 @@
-"""The `simlib` command: run, compare, batch, sweep, validate, describe, diff, schema, demo.
+"""The `simlib` command: run, compare, batch, sweep, brief, optimize, validate, describe, diff, schema, demo.
 
 Invalid input ends with one line per problem on standard error and exit status 2, before anything is
 written. A traceback means a bug in simlib, never a mistake in a scenario.
@@ -21,6 +21,7 @@ from .batch import BatchOutcome, plan_batch, run_batch
 from .briefing import write_briefing
 from .errors import InputError, ScenarioError
 from .files import check_output_folder
+from .optimize import OBJECTIVES, check_levers, optimise_policy, parse_lever
 from .recommend import Constraints
 from .runner import compare, simulate
 from .scenario import Scenario, diff, json_schema, load, parse_assignment
@@ -430,6 +431,62 @@ def sweep(
     result.save(out)
     click.echo(tables.format_sweep(result))
     click.echo(f"results: {out}/ (sweep.csv, frontier.png)")
+
+
+@main.command()
+@click.argument("base", type=click.Path(dir_okay=False))
+@click.option(
+    "--lever", "levers", multiple=True, required=True, metavar="KEY.PATH=LO:HI", help="A lever and its range."
+)
+@click.option("--objective", type=click.Choice(OBJECTIVES), default="npv_net_revenue", show_default=True)
+@click.option("--max-complaints-per-1000", type=click.FloatRange(min=0), help="Complaint limit (mean level).")
+@click.option(
+    "--max-monthly-churn", type=click.FloatRange(min=0, max=1), help="Churn limit, a share (0.02 = 2%)."
+)
+@click.option(
+    "--grid-points", type=click.IntRange(min=2), default=7, show_default=True, help="Starting grid per lever."
+)
+@click.option(
+    "--out", required=True, type=click.Path(file_okay=False), help="Folder for optimum.yaml and the trace."
+)
+@click.option("--customers", type=click.IntRange(min=1), help="Initial customers simulated.")
+@click.option("--months", type=click.IntRange(min=1), help="Horizon in months.")
+@click.option("--replications", type=click.IntRange(min=1), help="Monte Carlo replications.")
+@click.option("--seed", type=click.IntRange(min=0), help="Random seed (shared by every evaluation).")
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True, help="0: all cores.")
+@scheduler_option
+@_friendly_errors
+def optimize(
+    base: str,
+    levers: tuple[str, ...],
+    out: str,
+    objective: str,
+    max_complaints_per_1000: float | None,
+    max_monthly_churn: float | None,
+    grid_points: int,
+    workers: int,
+    scheduler: str | None,
+    **size: Any,
+) -> None:
+    """Find the lever values that maximise the objective (paired difference to BASE) under the
+    constraints; write the optimal policy as OUT/optimum.yaml, a scenario extending BASE."""
+    scenario = _load(base)
+    parsed = check_levers(scenario, [parse_lever(text) for text in levers])
+    check_output_folder(out)
+    result = optimise_policy(
+        scenario,
+        parsed,
+        objective=objective,
+        max_complaints_per_1000=max_complaints_per_1000,
+        max_monthly_churn=max_monthly_churn,
+        grid_points=grid_points,
+        workers=workers,
+        scheduler=scheduler,
+        **size,
+    )
+    result.save(out)
+    click.echo(tables.format_optimum(result.optimum))
+    click.echo(f"optimal policy: {Path(out) / 'optimum.yaml'} (trace.csv: every point evaluated)")
 
 
 @main.command()

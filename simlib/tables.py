@@ -12,6 +12,7 @@ from .results import SUMMARY_METRICS, Comparison, SimulationResult
 from .scenario import Parameter, Scenario
 
 if TYPE_CHECKING:
+    from .optimize import Optimum
     from .sweep import SweepResult
 
 
@@ -248,3 +249,23 @@ def format_sweep(result: SweepResult) -> str:
         "by complaint rate"
     )
     return title + "\n" + _grid(rows, header)
+
+
+def format_optimum(optimum: Optimum) -> str:
+    """The optimal lever values, the objective with its interval, and how binding each limit is."""
+    mean, low, high = optimum.objective_estimate
+    lines = [
+        f"Optimum after {optimum.evaluations} paired evaluations"
+        + ("" if optimum.feasible else " — NO point met every constraint; the least infeasible is shown"),
+    ]
+    rows = [[lever.path, _value(value)] for lever, value in zip(optimum.levers, optimum.values, strict=True)]
+    rows.append([f"Δ {optimum.objective} vs base", estimate(mean, low, high, signed=True)])
+    lines.append(_grid(rows, ["", "value [90% interval]"]))
+    table = optimum.constraint_table()
+    if len(table):
+        constraint_rows = [
+            [r.constraint, number(r.value), number(r.limit), number(r.slack), "binding" if r.binding else ""]
+            for r in table.itertuples()
+        ]
+        lines.append(_grid(constraint_rows, ["constraint", "value", "limit", "slack", ""]))
+    return "\n".join(lines)

@@ -190,3 +190,35 @@ def test_compare_notebook_reads_a_batch_folder(tmp_path: Path) -> None:
         if "image/png" in o.get("data", {})
     ]
     assert len(images) == 1  # the frontier chart
+
+
+def test_optimize_notebook_runs_and_writes_the_optimal_policy(tmp_path: Path) -> None:
+    output = tmp_path / "optimize.ipynb"
+    pm.execute_notebook(
+        str(NOTEBOOKS / "optimize.ipynb"),
+        str(output),
+        parameters={
+            "customers": 800,
+            "months": 6,
+            "replications": 2,
+            "grid_points": 4,
+            "workers": 1,
+            "output_dir": str(tmp_path / "optimum"),
+        },
+        cwd=str(NOTEBOOKS),
+        progress_bar=False,
+        kernel_name="python3",
+        execution_timeout=CELL_TIMEOUT_SECONDS,
+        kernel_manager_class=IPCKernelManager,
+    )
+    executed = nbformat.read(output, as_version=4)
+    images = [
+        o
+        for c in executed.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if "image/png" in o.get("data", {})
+    ]
+    assert len(images) == 1
+    written = simlib.load(tmp_path / "optimum" / "optimum.yaml")
+    assert 18 <= written.fees.monthly_fee <= 40
