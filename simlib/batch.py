@@ -419,14 +419,10 @@ def execute_run(task: RunTask) -> dict[str, Any]:
 
 def finished_record(batch_folder: Path, run: PlannedRun) -> dict[str, Any] | None:
     """The status record of a finished, successful run of exactly this id with a valid result."""
-    folder = batch_folder / RUNS / run.folder
-    try:
-        record = json.loads((folder / STATUS).read_text())
-    except (OSError, ValueError):
+    record = _filed_record(batch_folder, run)
+    if record is None or record.get("status") != SUCCEEDED:
         return None
-    if record.get("status") != SUCCEEDED or record.get("run_id") != run.run_id:
-        return None
-    result, _ = read_result(folder, run)
+    result, _ = read_result(batch_folder / RUNS / run.folder, run)
     return record if result is not None else None
 
 
@@ -669,17 +665,26 @@ def _execute_all(
             for process in live:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(process.pid, signal.SIGKILL)
-            for task in tasks:
-                outcome.records.setdefault(
-                    task.run.run_id,
-                    {
-                        "run_id": task.run.run_id,
-                        "scenario": task.run.name,
-                        "folder": f"{RUNS}/{task.run.folder}",
-                        "status": INTERRUPTED,
-                        "error": "the batch was interrupted",
-                    },
-                )
+    if outcome.interrupted:
+        # Workers have stopped (the executor is shut down): what is filed in runs/ is what finished.
+        for task in tasks:
+            if task.run.run_id not in outcome.records:
+                outcome.records[task.run.run_id] = _filed_record(folder, task.run) or {
+                    "run_id": task.run.run_id,
+                    "scenario": task.run.name,
+                    "folder": f"{RUNS}/{task.run.folder}",
+                    "status": INTERRUPTED,
+                    "error": "the batch was interrupted",
+                }
+
+
+def _filed_record(batch_folder: Path, run: PlannedRun) -> dict[str, Any] | None:
+    """The status record of a run of exactly this id filed in runs/, whatever its status."""
+    try:
+        record = json.loads((batch_folder / RUNS / run.folder / STATUS).read_text())
+    except (OSError, ValueError):
+        return None
+    return record if record.get("run_id") == run.run_id else None
 
 
 def _slots(workers: int | None, scheduler: str | None) -> int:

@@ -1,4 +1,5 @@
-"""The `simlib` command: run, compare, batch, sweep, brief, optimize, validate, describe, diff, schema, demo.
+"""The `simlib` command: run, compare, batch, sweep, brief, optimize, sensitivity, calibrate, validate,
+describe, diff, schema, demo.
 
 Invalid input ends with one line per problem on standard error and exit status 2, before anything is
 written. A traceback means a bug in simlib, never a mistake in a scenario.
@@ -25,6 +26,7 @@ from .optimize import OBJECTIVES, check_levers, optimise_policy, parse_lever
 from .recommend import Constraints
 from .runner import compare, simulate
 from .scenario import Scenario, diff, json_schema, load, parse_assignment
+from .sensitivity import run_sensitivity
 from .sweep import grid_variants, parse_grid, parse_range, run_sweep, sample_variants
 
 EXIT_INVALID = 2
@@ -487,6 +489,74 @@ def optimize(
     result.save(out)
     click.echo(tables.format_optimum(result.optimum))
     click.echo(f"optimal policy: {Path(out) / 'optimum.yaml'} (trace.csv: every point evaluated)")
+
+
+@main.command()
+@click.argument("base", type=click.Path(dir_okay=False))
+@click.option(
+    "--reform", type=click.Path(dir_okay=False), help="Analyse the paired difference reform − BASE."
+)
+@click.option(
+    "--param",
+    "parameters",
+    multiple=True,
+    metavar="KEY.PATH[=LO:HI]",
+    help="A parameter to vary (default: every distribution of BASE over its 5–95% range).",
+)
+@click.option(
+    "--output",
+    "outputs",
+    multiple=True,
+    default=("npv_net_revenue",),
+    show_default=True,
+    help="A summary metric to explain (repeatable).",
+)
+@click.option("--method", type=click.Choice(["sobol", "morris"]), default="sobol", show_default=True)
+@click.option(
+    "--samples",
+    type=click.IntRange(min=1),
+    default=64,
+    show_default=True,
+    help="Sobol': base sample N (a power of 2); Morris: trajectories.",
+)
+@click.option(
+    "--levels", type=click.IntRange(min=2), default=4, show_default=True, help="Morris grid levels."
+)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the design.")
+@click.option(
+    "--sim-seed", type=click.IntRange(min=0), help="Seed of the simulations (common to all points)."
+)
+@click.option("--customers", type=click.IntRange(min=1), help="Initial customers simulated.")
+@click.option("--months", type=click.IntRange(min=1), help="Horizon in months.")
+@click.option("--replications", type=click.IntRange(min=1), help="Monte Carlo replications per point.")
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True, help="0: all cores.")
+@scheduler_option
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for tables and charts.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@_friendly_errors
+def sensitivity(
+    base: str,
+    reform: str | None,
+    parameters: tuple[str, ...],
+    out: str,
+    quiet: bool,
+    **options: Any,
+) -> None:
+    """Which assumptions the decision depends on: Sobol' indices or Morris screening (SALib) of
+    the outputs over the uncertain parameters, with a tornado chart and a ranked table."""
+    if Path(out).exists() and any(Path(out).iterdir()):
+        raise InputError(f"{out} already holds files; choose another folder")
+    result = run_sensitivity(
+        _load(base),
+        _load(reform) if reform else None,
+        parameters=list(parameters) or None,
+        progress=not quiet,
+        **options,
+    )
+    result.save(out)
+    for output in result.outputs:
+        click.echo(tables.format_sensitivity(result, output))
+    click.echo(f"results: {out}/ (sensitivity.csv, tornado.png, indices.png, samples.csv)")
 
 
 @main.command()

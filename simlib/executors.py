@@ -26,7 +26,9 @@ class InProcessExecutor(Executor):
         future: Future = Future()
         try:
             future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:
+        except Exception as exc:
+            # Handed to the caller through the future, as a pool would. KeyboardInterrupt and
+            # SystemExit are not caught: Ctrl-C must stop the caller, not just this call.
             future.set_exception(exc)
         return future
 

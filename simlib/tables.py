@@ -13,6 +13,7 @@ from .scenario import Parameter, Scenario
 
 if TYPE_CHECKING:
     from .optimize import Optimum
+    from .sensitivity import SensitivityResult
     from .sweep import SweepResult
 
 
@@ -269,3 +270,33 @@ def format_optimum(optimum: Optimum) -> str:
         ]
         lines.append(_grid(constraint_rows, ["constraint", "value", "limit", "slack", ""]))
     return "\n".join(lines)
+
+
+def format_sensitivity(result: SensitivityResult, output: str) -> str:
+    """The ranked parameters for one output: indices and the tornado's swing."""
+    table = result.summary(output)
+    if result.method == "sobol":
+        header = ["rank", "parameter", "range", "S1 (first order)", "ST (total)", "tornado swing"]
+        values = [
+            [f"{row.S1:.2f} ± {row.S1_conf:.2f}", f"{row.ST:.2f} ± {row.ST_conf:.2f}"]
+            for row in table.itertuples()
+        ]
+    else:
+        header = ["rank", "parameter", "range", "μ* (mean |effect|)", "σ", "tornado swing"]
+        values = [
+            [f"{number(row.mu_star)} ± {number(row.mu_star_conf)}", number(row.sigma)]
+            for row in table.itertuples()
+        ]
+    rows = [
+        [
+            str(row["rank"]),
+            str(name),
+            f"{number(row['low'])}–{number(row['high'])} {row['unit']}",
+            *extra,
+            number(row["swing"]),
+        ]
+        for (name, row), extra in zip(table.iterrows(), values, strict=True)
+    ]
+    what = f"Δ {output} (reform − base)" if result.paired else output
+    title = f"What {what} depends on ({result.method}, {result.settings.get('evaluations', '?')} model runs)"
+    return title + "\n" + _grid(rows, header)

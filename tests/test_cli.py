@@ -284,3 +284,29 @@ def test_sweep_mistakes_are_one_line_errors(tmp_path: Path, arguments: tuple[str
     )
     assert result.returncode == 2 and message in result.stderr, result.stderr
     assert not (tmp_path / "s").exists() or not any((tmp_path / "s").iterdir())
+
+
+def test_sensitivity_ranks_the_assumptions_and_writes_the_tornado(tmp_path: Path):
+    out = tmp_path / "sensitivity"
+    result = simlib_command(
+        "sensitivity", SHIPPED / "baseline.yaml", "--reform", SHIPPED / "fee_increase_without_notice.yaml",
+        "--method", "morris", "--samples", "3", "--customers", "600", "--months", "8", "--replications", "2",
+        "--workers", "2", "--out", out, "--quiet",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = table_rows(result.stdout)
+    ranked = [rows[str(rank)][1] for rank in range(1, 6)]  # the baseline's five uncertain assumptions
+    assert set(ranked) == {
+        "behaviour.loss_aversion",
+        "behaviour.price_sensitivity",
+        "behaviour.reference_sensitivity",
+        "behaviour.complaint_churn_effect",
+        "behaviour.surprise_complaint_rate",
+    }
+    # Without notice the rise is felt in full: loss aversion matters (a non-zero tornado swing).
+    assert float(rows[str(ranked.index("behaviour.loss_aversion") + 1)][-1].replace(",", "")) > 0
+    for name in ("sensitivity.csv", "tornado.png", "indices.png", "samples.csv", "sensitivity.json"):
+        assert (out / name).exists(), name
+    again = simlib_command("sensitivity", SHIPPED / "baseline.yaml", "--param", "behaviour.nonsense=0:1",
+                           "--out", tmp_path / "other")  # fmt: skip
+    assert again.returncode == 2 and "behaviour.nonsense" in again.stderr
