@@ -76,7 +76,7 @@ KEY_METRICS = (
     "refunds",
     "compliance_breaches",
 )
-_MOVED_INTO_RUN = ("params.json", "notebook.ipynb", "stdout.log", "stderr.log")
+_MOVED_INTO_RUN = ("params.json", "notebook.ipynb", "stdout.log", "stderr.log", "kernel.log")
 
 
 def safe_name(name: str) -> str:

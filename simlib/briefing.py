@@ -349,7 +349,9 @@ class Briefing:
         rows = []
         for policy in self.policies:
             marked = policy == rec.chosen
-            cells = [f'<th scope="row">{"★ " if marked else ""}{_e(policy)}</th>']
+            # <wbr> lets a long snake_case name wrap at its underscores, and nowhere else.
+            name = _e(policy).replace("_", "_<wbr>")
+            cells = [f'<th scope="row">{"★ " if marked else ""}{name}</th>']
             for metric, kind in KEY_COLUMNS:
                 row = self._row(policy, metric)
                 mean, _, interval = self._estimate(
@@ -746,7 +748,7 @@ def write_briefing(
     from .execution import SUCCEEDED, ExecutionSpec, execute
     from .pdf import print_to_pdf
 
-    folder = Path(batch_dir)
+    folder = Path(batch_dir).resolve()  # the notebook runs in notebooks/: relative paths would break
     if not (folder / MANIFEST).exists():
         raise InputError(f"{folder} is not a batch folder (no {MANIFEST}); run `simlib batch` first")
     constraints = constraints or Constraints()

@@ -124,6 +124,49 @@ def fonts_for(language: str, text: str) -> tuple[str, ...]:
     return fonts
 
 
+_LABEL_OFFSETS = ((4, 3), (4, -10), (-4, 3), (-4, -10), (4, 13), (4, -20), (-4, 13), (-4, -20))
+
+
+def _label_points(figure, ax, frame: pd.DataFrame, recommended: str | None) -> None:
+    """Name every point, trying a few positions around it so that labels do not overlap."""
+    from matplotlib.ticker import FuncFormatter
+
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+    # Settle the layout first and freeze it, so the label boxes measured here are where they print.
+    figure.draw_without_rendering()
+    figure.set_layout_engine("none")
+    renderer = figure.canvas.get_renderer()
+    taken = []
+    order = sorted(frame.index, key=lambda name: name != recommended)  # the recommended one first
+    for name in order:
+        row = frame.loc[name]
+        for dx, dy in _LABEL_OFFSETS:
+            text = ax.annotate(
+                str(name),
+                (row["complaints_mean"], row["revenue_mean"]),
+                fontsize=6.5,
+                xytext=(dx, dy),
+                textcoords="offset points",
+                ha="left" if dx > 0 else "right",
+                fontweight="bold" if name == recommended else "normal",
+            )
+            box = text.get_window_extent(renderer)
+            if not any(box.overlaps(other) for other in taken):
+                taken.append(box)
+                break
+            text.remove()
+        else:
+            taken.append(
+                ax.annotate(
+                    str(name),
+                    (row["complaints_mean"], row["revenue_mean"]),
+                    fontsize=6.5,
+                    xytext=(4, 3),
+                    textcoords="offset points",
+                ).get_window_extent(renderer)
+            )
+
+
 class ChartBook:
     """Draws the briefing's charts in one style with one set of fonts."""
 
@@ -131,9 +174,12 @@ class ChartBook:
         self.fonts = fonts
 
     def figure(self, width: float = 7.6, height: float = 3.9):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
-        return Figure(figsize=(width, height), layout="constrained", dpi=110)
+        figure = Figure(figsize=(width, height), layout="constrained", dpi=110)
+        FigureCanvasAgg(figure)  # a renderer, to measure labels before placing them
+        return figure
 
     def _style(self):
         import matplotlib
@@ -185,13 +231,6 @@ class ChartBook:
                     capsize=2,
                     markersize=6 if name == recommended else 4,
                 )
-                ax.annotate(
-                    str(name),
-                    (row["complaints_mean"], row["revenue_mean"]),
-                    fontsize=7,
-                    xytext=(4, 3),
-                    textcoords="offset points",
-                )
             front = frame[frame["on_frontier"]].sort_values("complaints_mean")
             ax.plot(
                 front["complaints_mean"],
@@ -207,6 +246,7 @@ class ChartBook:
             ax.set_ylabel(labels["y"])
             ax.set_title(labels["title"])
             ax.legend(loc="best")
+            _label_points(figure, ax, frame, recommended)
             return self._png(figure)
 
     def over_time(self, bands: dict[str, pd.DataFrame], highlight: set[str], labels: dict[str, str]) -> bytes:

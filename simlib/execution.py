@@ -61,10 +61,17 @@ class ExecutionSpec:
 
 class RecordingKernelManager(IPCKernelManager):
     """An IPC kernel manager that writes its kernel's process id to ``SIMLIB_KERNEL_PID_FILE``, so
-    a batch that has to stop a run can stop its kernel too (kernels run in their own session)."""
+    a batch that has to stop a run can stop its kernel too (kernels run in their own session), and
+    sends the kernel process's own messages (not the notebook's output) to ``SIMLIB_KERNEL_LOG``
+    instead of the terminal."""
 
     async def start_kernel(self, **kwargs: Any) -> None:
-        await super().start_kernel(**kwargs)
+        log = os.environ.get("SIMLIB_KERNEL_LOG")
+        if log:
+            with open(log, "a") as handle:  # the kernel keeps its own copy of the descriptor
+                await super().start_kernel(**{"stdout": handle, "stderr": handle, **kwargs})
+        else:
+            await super().start_kernel(**kwargs)
         pid_file = os.environ.get("SIMLIB_KERNEL_PID_FILE")
         pid = getattr(self.provisioner, "pid", None)
         if pid_file and pid:
@@ -94,12 +101,14 @@ def execute(spec: ExecutionSpec) -> Outcome:
     import papermill
 
     started = time.monotonic()
-    os.environ["SIMLIB_KERNEL_PID_FILE"] = spec.kernel_pid_file
+    # papermill changes the working directory to spec.cwd: every path is made absolute first.
+    os.environ["SIMLIB_KERNEL_PID_FILE"] = str(Path(spec.kernel_pid_file).resolve())
+    os.environ["SIMLIB_KERNEL_LOG"] = str(Path(spec.kernel_pid_file).resolve().with_name("kernel.log"))
     with open(spec.stdout_log, "w") as stdout, open(spec.stderr_log, "w") as stderr:
         try:
             papermill.execute_notebook(
-                spec.notebook,
-                spec.output_notebook,
+                str(Path(spec.notebook).resolve()),
+                str(Path(spec.output_notebook).resolve()),
                 parameters=spec.parameters,
                 cwd=spec.cwd,
                 kernel_name=spec.kernel_name,
