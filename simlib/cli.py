@@ -20,8 +20,9 @@ import pandas as pd
 from . import tables
 from .batch import BatchOutcome, plan_batch, run_batch
 from .briefing import write_briefing
+from .calibrate import calibrate
 from .errors import InputError, ScenarioError
-from .files import check_output_folder
+from .files import check_output_folder, write_atomic
 from .optimize import OBJECTIVES, check_levers, optimise_policy, parse_lever
 from .recommend import Constraints
 from .runner import compare, simulate
@@ -557,6 +558,58 @@ def sensitivity(
     for output in result.outputs:
         click.echo(tables.format_sensitivity(result, output))
     click.echo(f"results: {out}/ (sensitivity.csv, tornado.png, indices.png, samples.csv)")
+
+
+@main.command(name="calibrate")
+@click.argument("base", type=click.Path(dir_okay=False))
+@click.option("--retention", type=click.Path(dir_okay=False, exists=True), help="Cohort retention CSV.")
+@click.option("--complaints", type=click.Path(dir_okay=False, exists=True), help="Complaints by cause CSV.")
+@click.option(
+    "--fee-change", type=click.Path(dir_okay=False, exists=True), help="Churn around a fee change CSV."
+)
+@click.option("--segment", help="The segment whose churn heterogeneity is fitted (default: the middle one).")
+@click.option(
+    "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the fee-change fit."
+)
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The scenario fragment (YAML).")
+@click.option(
+    "--plot", "plot_path", type=click.Path(dir_okay=False), help="Also save fitted-vs-observed as PNG."
+)
+@_friendly_errors
+def calibrate_command(
+    base: str,
+    retention: str | None,
+    complaints: str | None,
+    fee_change: str | None,
+    segment: str | None,
+    seed: int,
+    out: str,
+    plot_path: str | None,
+) -> None:
+    """Fit behavioural parameters to your own history (CSV files, formats in
+    scenarios/history/README.md) and write them, with standard errors, as a scenario fragment
+    extending BASE: each value a normal distribution (mean = estimate, sd = standard error)."""
+    for path in (out, plot_path):
+        if path and Path(path).exists():
+            raise InputError(f"{path} already exists; choose another name")
+    result = calibrate(
+        _load(base),
+        retention=retention,
+        complaints=complaints,
+        fee_change=fee_change,
+        segment=segment,
+        seed=seed,
+    )
+    result.save(out)
+    click.echo(tables.format_calibration(result.summary))
+    click.echo(f"scenario fragment: {out} (extends {Path(base).name}; place it beside that file)")
+    if plot_path:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        axes = result.plot()
+        write_atomic(Path(plot_path), lambda p: axes[0].figure.savefig(p, format="png", dpi=120))
+        click.echo(f"fitted against observed: {plot_path}")
 
 
 @main.command()

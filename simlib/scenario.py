@@ -355,7 +355,12 @@ def _named_items(value: Any) -> bool:
 
 
 def _merge(base: Any, change: Any) -> Any:
-    """Deep merge: mappings merge key by key; lists of named items merge by name; others replace."""
+    """Deep merge: mappings merge key by key; lists of named items merge by name; others replace.
+
+    A distribution is one value: a child's distribution replaces the parent's whole (merging them
+    would let a normal inherit a triangular's ``mode``, or a uniform's ``high``)."""
+    if _looks_like_distribution(change) or _looks_like_distribution(base):
+        return copy.deepcopy(change)
     if isinstance(base, dict) and isinstance(change, dict):
         out = dict(base)
         for key, value in change.items():
@@ -385,8 +390,8 @@ def _leaf_paths(data: Any, prefix: str) -> Iterator[str]:
         yield prefix
 
 
-def _looks_like_distribution(data: dict) -> bool:
-    return "distribution" in data
+def _looks_like_distribution(data: Any) -> bool:
+    return isinstance(data, dict) and "distribution" in data
 
 
 # --------------------------------------------------------------------------- overrides

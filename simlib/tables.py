@@ -300,3 +300,19 @@ def format_sensitivity(result: SensitivityResult, output: str) -> str:
     what = f"Δ {output} (reform − base)" if result.paired else output
     title = f"What {what} depends on ({result.method}, {result.settings.get('evaluations', '?')} model runs)"
     return title + "\n" + _grid(rows, header)
+
+
+def format_calibration(summary: pd.DataFrame) -> str:
+    """Each fitted parameter: estimate ± standard error, 95% interval, unit, and what it came from."""
+    rows = [
+        [
+            row.parameter,
+            f"{row.estimate:.4g} ± {row.std_error:.2g}",
+            f"[{row.ci_95_low:.4g}, {row.ci_95_high:.4g}]",
+            row.unit,
+            f"{row.source.rsplit('/', 1)[-1]}",
+        ]
+        for row in summary.itertuples()
+    ]
+    header = ["parameter", "estimate ± SE", "95% interval", "unit", "from"]
+    return "Fitted by maximum likelihood\n" + _grid(rows, header)

@@ -310,3 +310,34 @@ def test_sensitivity_ranks_the_assumptions_and_writes_the_tornado(tmp_path: Path
     again = simlib_command("sensitivity", SHIPPED / "baseline.yaml", "--param", "behaviour.nonsense=0:1",
                            "--out", tmp_path / "other")  # fmt: skip
     assert again.returncode == 2 and "behaviour.nonsense" in again.stderr
+
+
+def test_calibrate_writes_a_fragment_that_loads(tmp_path: Path):
+    history = SHIPPED / "history"
+    fragment = tmp_path / "calibrated.yaml"
+    (tmp_path / "baseline.yaml").write_text((SHIPPED / "baseline.yaml").read_text())
+    result = simlib_command(
+        "calibrate", tmp_path / "baseline.yaml", "--retention", history / "retention.csv",
+        "--complaints", history / "complaints.csv", "--out", fragment, "--plot", tmp_path / "fit.png",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = table_rows(result.stdout)
+    assert "population.segments[standard].churn_alpha" in rows and "behaviour.penalty_complaint_rate" in rows
+    loaded = simlib.load(fragment)
+    assert loaded.behaviour.penalty_complaint_rate.distribution == "normal"
+    assert (tmp_path / "fit.png").stat().st_size > 10_000
+    again = simlib_command("calibrate", tmp_path / "baseline.yaml", "--retention", history / "retention.csv",
+                           "--out", fragment)  # fmt: skip
+    assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_a_bad_history_file_is_one_line_naming_row_and_column(tmp_path: Path):
+    bad = tmp_path / "retention.csv"
+    bad.write_text("cohort,period,active\na,0,100\na,1,abc\n")
+    result = simlib_command(
+        "calibrate", SHIPPED / "baseline.yaml", "--retention", bad, "--out", tmp_path / "x.yaml"
+    )
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert "retention.csv" in line and "row 3" in line and "active" in line
+    assert not (tmp_path / "x.yaml").exists()

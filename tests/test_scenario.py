@@ -846,3 +846,26 @@ def test_field_and_cross_field_errors_are_reported_together(tmp_path):
         "did you mean fees.monthly_fee? (value 20)",
         f"{source}: population.segments: segment shares must sum to 1 (got 1.2)",
     ]
+
+
+def test_a_child_distribution_replaces_the_parents_whole(tmp_path: Path) -> None:
+    parent = tmp_path / "parent.yaml"
+    parent.write_text(
+        "name: parent\nbehaviour:\n"
+        "  loss_aversion: {distribution: triangular, low: 1.5, mode: 2.25, high: 3.0}\n"
+        "  price_sensitivity: {distribution: uniform, low: 0.3, high: 0.8}\n"
+    )
+    child = tmp_path / "child.yaml"
+    child.write_text(
+        "extends: parent.yaml\nbehaviour:\n"
+        "  loss_aversion: {distribution: normal, mean: 2.0, sd: 0.2}\n"
+        "  price_sensitivity: 0.5\n"
+    )
+    loaded = simlib.load(child)
+    loss_aversion = loaded.as_dict()["behaviour"]["loss_aversion"]
+    assert {k: v for k, v in loss_aversion.items() if v is not None} == {
+        "distribution": "normal",
+        "mean": 2.0,
+        "sd": 0.2,
+    }  # no "mode" inherited from the parent's triangular
+    assert loaded.behaviour.price_sensitivity == 0.5
