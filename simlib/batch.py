@@ -56,6 +56,7 @@ from .execution import (
 from .executors import describe as describe_executor
 from .executors import open_executor
 from .files import write_atomic
+from .metrics import KEY_METRICS
 from .notebook import RESULT_FILE
 from .runner import RunSettings
 from .scenario import Scenario, load
@@ -68,14 +69,6 @@ PREVIOUS = "previous"
 IN_PROGRESS = ".in-progress"
 RETRY_DELAYS_SECONDS = (1.0, 2.0)
 _NAME_LIMIT = 48
-KEY_METRICS = (
-    "net_revenue",
-    "npv_net_revenue",
-    "monthly_churn_rate",
-    "complaints_per_1000",
-    "refunds",
-    "compliance_breaches",
-)
 _MOVED_INTO_RUN = ("params.json", "notebook.ipynb", "stdout.log", "stderr.log", "kernel.log")
 
 

@@ -29,19 +29,13 @@ from .charts import Chart, ChartBook, fonts_for
 from .errors import InputError
 from .files import write_atomic
 from .i18n import Messages, catalogue
+from .metrics import CHURN_CAUSES, COMPLAINT_CAUSES
 from .recommend import COVERAGE, Candidate, Constraints, Recommendation, recommend
 from .scenario import Scenario, from_dict
 from .tables import estimate, number
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "briefing.ipynb"
 OBJECTIVES = ("npv_net_revenue", "net_revenue")
-CHURN_CAUSES = ("churned_baseline", "churned_price", "churned_price_rise", "churned_complaint")
-COMPLAINT_CAUSES = (
-    "complaints_surprise",
-    "complaints_billing_error",
-    "complaints_fee_increase",
-    "complaints_penalty_fee",
-)
 KEY_COLUMNS = (
     ("net_revenue", "money"),
     ("npv_net_revenue", "money"),

@@ -63,11 +63,23 @@ def _load(path: str, assignments: tuple[str, ...] = ()) -> Scenario:
     return load(path, _overrides(assignments))
 
 
-size_options = [
+sample_options = [
     click.option("--customers", type=click.IntRange(min=1), help="Initial customers simulated."),
     click.option("--months", type=click.IntRange(min=1), help="Horizon in months."),
     click.option("--replications", type=click.IntRange(min=1), help="Monte Carlo replications."),
-    click.option("--seed", type=click.IntRange(min=0), help="Random seed."),
+    click.option("--seed", type=click.IntRange(min=0), help="Random seed (shared by every run compared)."),
+]
+
+
+def with_sample_options(command: Callable) -> Callable:
+    """Customers, months, replications and seed; unset ones come from the scenario's file."""
+    for option in reversed(sample_options):
+        command = option(command)
+    return command
+
+
+size_options = [
+    *sample_options,
     click.option(
         "--workers",
         type=click.IntRange(min=0),
@@ -282,10 +294,7 @@ scheduler_option = click.option(
 @click.argument("scenarios", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--baseline", required=True, type=click.Path(dir_okay=False), help="The baseline scenario.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="The batch folder.")
-@click.option("--customers", type=click.IntRange(min=1), help="Initial customers simulated.")
-@click.option("--months", type=click.IntRange(min=1), help="Horizon in months.")
-@click.option("--replications", type=click.IntRange(min=1), help="Monte Carlo replications.")
-@click.option("--seed", type=click.IntRange(min=0), help="Random seed.")
+@with_sample_options
 @set_option
 @click.option(
     "--workers",
@@ -385,10 +394,7 @@ def brief(folder: str, force: bool, **options: Any) -> None:
 )
 @click.option("--sample-seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the sweep table.")
-@click.option("--customers", type=click.IntRange(min=1), help="Initial customers simulated.")
-@click.option("--months", type=click.IntRange(min=1), help="Horizon in months.")
-@click.option("--replications", type=click.IntRange(min=1), help="Monte Carlo replications.")
-@click.option("--seed", type=click.IntRange(min=0), help="Random seed (shared by every variant).")
+@with_sample_options
 @click.option(
     "--workers",
     type=click.IntRange(min=0),
@@ -452,10 +458,7 @@ def sweep(
 @click.option(
     "--out", required=True, type=click.Path(file_okay=False), help="Folder for optimum.yaml and the trace."
 )
-@click.option("--customers", type=click.IntRange(min=1), help="Initial customers simulated.")
-@click.option("--months", type=click.IntRange(min=1), help="Horizon in months.")
-@click.option("--replications", type=click.IntRange(min=1), help="Monte Carlo replications.")
-@click.option("--seed", type=click.IntRange(min=0), help="Random seed (shared by every evaluation).")
+@with_sample_options
 @click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True, help="0: all cores.")
 @scheduler_option
 @_friendly_errors

@@ -12,6 +12,24 @@ import pandas as pd
 
 from .parameters import ScenarioModel
 
+#: The headline metrics a comparison is judged on, in the order tables show them.
+KEY_METRICS = (
+    "net_revenue",
+    "npv_net_revenue",
+    "monthly_churn_rate",
+    "complaints_per_1000",
+    "refunds",
+    "compliance_breaches",
+)
+#: Customers lost and complaints, by cause (columns of the totals).
+CHURN_CAUSES = ("churned_baseline", "churned_price", "churned_price_rise", "churned_complaint")
+COMPLAINT_CAUSES = (
+    "complaints_surprise",
+    "complaints_billing_error",
+    "complaints_fee_increase",
+    "complaints_penalty_fee",
+)
+
 COUNTED: tuple[str, ...] = (
     "active",
     "acquired",

@@ -20,18 +20,12 @@ import pandas as pd
 from . import __version__
 from .errors import InputError, Problem, ScenarioError
 from .files import check_output_folder, write_atomic
+from .metrics import CHURN_CAUSES, COMPLAINT_CAUSES
 from .results import COVERAGE, Comparison, SimulationResult
 from .runner import RunSettings, compare, simulate
 from .scenario import Scenario, diff, load
 
 RESULT_FILE = "result.json"
-CHURN_CAUSES = ("churned_baseline", "churned_price", "churned_price_rise", "churned_complaint")
-COMPLAINT_CAUSES = (
-    "complaints_surprise",
-    "complaints_billing_error",
-    "complaints_fee_increase",
-    "complaints_penalty_fee",
-)
 
 
 @dataclass(frozen=True)

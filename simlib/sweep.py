@@ -30,20 +30,11 @@ from tqdm.auto import tqdm
 
 from .errors import InputError, Problem, ScenarioError
 from .executors import open_executor
+from .metrics import KEY_METRICS
 from .parameters import Fees, ScenarioModel
 from .results import SUMMARY_METRICS, check_output_folder, write_atomic
 from .runner import RunSettings, compare
 from .scenario import Scenario, _split_path, parse_assignment
-
-KEY_METRICS = (
-    "net_revenue",
-    "npv_net_revenue",
-    "monthly_churn_rate",
-    "complaints_per_1000",
-    "refunds",
-    "compliance_breaches",
-)
-"""Metrics placed first in a sweep table; every other metric of the comparison summary follows."""
 
 SHARE_METRICS = ("winners_share", "losers_share")
 """Metrics that are already paired (shares of customers whose bill fell / rose by more than 5%):

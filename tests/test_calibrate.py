@@ -14,16 +14,15 @@ import sys
 from pathlib import Path
 
 import matplotlib
-import nbformat
+import notebook_runs
 import numpy as np
-import papermill as pm
 import pytest
+from notebook_runs import run_notebook
 from scipy import integrate, special, stats
 
 import simlib
 from simlib import calibrate as cal
 from simlib.errors import InputError
-from simlib.kernels import IPCKernelManager
 from simlib.metrics import INDEX
 from simlib.runner import simulate
 
@@ -500,25 +499,10 @@ def test_the_fragment_replaces_whatever_the_base_gives(given: str, tmp_path: Pat
 
 def test_calibrate_notebook_runs_on_the_shipped_histories(tmp_path: Path) -> None:
     shutil.copy(SCENARIOS / "baseline.yaml", tmp_path / "baseline.yaml")
-    output = tmp_path / "executed.ipynb"
-    pm.execute_notebook(
-        str(ROOT / "notebooks" / "calibrate.ipynb"),
-        str(output),
-        parameters={"output": str(tmp_path / "calibrated.yaml")},
-        cwd=str(ROOT / "notebooks"),
-        progress_bar=False,
-        kernel_name="python3",
-        execution_timeout=300,
-        kernel_manager_class=IPCKernelManager,
+    executed = run_notebook(
+        "calibrate.ipynb", tmp_path / "executed.ipynb", output=str(tmp_path / "calibrated.yaml")
     )
-    executed = nbformat.read(output, as_version=4)
-    images = [
-        o
-        for c in executed.cells
-        if c.cell_type == "code"
-        for o in c.outputs
-        if "image/png" in o.get("data", {})
-    ]
+    images = notebook_runs.images(executed)
     assert images
     assert "extends" in (tmp_path / "calibrated.yaml").read_text()
 

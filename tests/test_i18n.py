@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from simlib.briefing import CHURN_CAUSES, COMPLAINT_CAUSES, KEY_COLUMNS, OBJECTIVES
+from simlib.briefing import KEY_COLUMNS, OBJECTIVES
 from simlib.errors import InputError
 from simlib.i18n import LANGUAGES, Messages, catalogue, placeholders
+from simlib.metrics import CHURN_CAUSES, COMPLAINT_CAUSES
 
 SOURCE = Path(__file__).resolve().parent.parent / "simlib" / "briefing.py"
 

@@ -6,17 +6,17 @@ import json
 from pathlib import Path
 
 import nbformat
+import notebook_runs
 import pandas as pd
 import papermill as pm
 import pytest
+from notebook_runs import run_notebook
 
 import simlib
-from simlib.kernels import IPCKernelManager
 from simlib.tables import estimate
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 SCENARIOS = NOTEBOOKS.parent / "scenarios"
-CELL_TIMEOUT_SECONDS = 300  # a cell takes seconds; a hung kernel must fail the test, not stall CI
 
 
 @pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda p: p.name)
@@ -28,23 +28,14 @@ def test_committed_notebooks_carry_no_outputs(path: Path) -> None:
 
 
 def test_quickstart_runs_top_to_bottom_with_new_parameters(tmp_path: Path) -> None:
-    output = tmp_path / "quickstart.ipynb"
-    pm.execute_notebook(
-        str(NOTEBOOKS / "quickstart.ipynb"),
-        str(output),
-        parameters={
-            "customers": 2000,
-            "months": 6,
-            "replications": 3,
-            "reform_changes": {"fees.penalty_fee": 9},
-        },
-        cwd=str(NOTEBOOKS),
-        progress_bar=False,
-        kernel_name="python3",
-        execution_timeout=CELL_TIMEOUT_SECONDS,
-        kernel_manager_class=IPCKernelManager,
+    executed = run_notebook(
+        "quickstart.ipynb",
+        tmp_path / "quickstart.ipynb",
+        customers=2000,
+        months=6,
+        replications=3,
+        reform_changes={"fees.penalty_fee": 9},
     )
-    executed = nbformat.read(output, as_version=4)
     injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert injected and "fees.penalty_fee" in injected[0].source
     texts = "\n".join(
@@ -55,40 +46,17 @@ def test_quickstart_runs_top_to_bottom_with_new_parameters(tmp_path: Path) -> No
     )
     assert "penalty_fee" in texts and "9.0" in texts  # the reform documentation shows the new value
     assert "complaints_per_1000" in texts and "difference_mean" in texts
-    images = [
-        o
-        for c in executed.cells
-        if c.cell_type == "code"
-        for o in c.outputs
-        if "image/png" in o.get("data", {})
-    ]
+    images = notebook_runs.images(executed)
     assert len(images) >= 2
 
 
 def execute(name: str, tmp_path: Path, **parameters) -> nbformat.NotebookNode:
-    output = tmp_path / f"executed-{name}"
-    pm.execute_notebook(
-        str(NOTEBOOKS / name),
-        str(output),
-        parameters=parameters,
-        cwd=str(NOTEBOOKS),
-        progress_bar=False,
-        kernel_name="python3",
-        execution_timeout=CELL_TIMEOUT_SECONDS,
-        kernel_manager_class=IPCKernelManager,
-    )
-    return nbformat.read(output, as_version=4)
+    return run_notebook(name, tmp_path / f"executed-{name}", **parameters)
 
 
 def test_scenario_notebook_runs_with_its_defaults(tmp_path: Path) -> None:
     executed = execute("scenario.ipynb", tmp_path)
-    images = [
-        o
-        for c in executed.cells
-        if c.cell_type == "code"
-        for o in c.outputs
-        if "image/png" in o.get("data", {})
-    ]
+    images = notebook_runs.images(executed)
     assert len(images) == 2
     streams = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.outputs)
     assert "no output_dir given: nothing written" in streams
@@ -159,18 +127,7 @@ def test_compare_notebook_reads_a_batch_folder(tmp_path: Path) -> None:
     )
     batch = run_batch(plan, tmp_path / "batch", workers=1, progress=False)
     assert len(batch.succeeded) == 2
-    output = tmp_path / "compare.ipynb"
-    pm.execute_notebook(
-        str(NOTEBOOKS / "compare.ipynb"),
-        str(output),
-        parameters={"batch_dir": str(tmp_path / "batch")},
-        cwd=str(NOTEBOOKS),
-        progress_bar=False,
-        kernel_name="python3",
-        execution_timeout=CELL_TIMEOUT_SECONDS,
-        kernel_manager_class=IPCKernelManager,
-    )
-    executed = nbformat.read(output, as_version=4)
+    executed = run_notebook("compare.ipynb", tmp_path / "compare.ipynb", batch_dir=str(tmp_path / "batch"))
     texts = "\n".join(
         o.get("data", {}).get("text/plain", "") + o.get("text", "")
         for c in executed.cells
@@ -182,43 +139,22 @@ def test_compare_notebook_reads_a_batch_folder(tmp_path: Path) -> None:
     shown = estimate(row["difference_mean"], row["difference_low"], row["difference_high"], signed=True)
     assert shown in texts  # the key-numbers table shows the batch's own figures
     assert "fees.penalty_fee" in texts and "transparency" in texts
-    images = [
-        o
-        for c in executed.cells
-        if c.cell_type == "code"
-        for o in c.outputs
-        if "image/png" in o.get("data", {})
-    ]
+    images = notebook_runs.images(executed)
     assert len(images) == 1  # the frontier chart
 
 
 def test_optimize_notebook_runs_and_writes_the_optimal_policy(tmp_path: Path) -> None:
-    output = tmp_path / "optimize.ipynb"
-    pm.execute_notebook(
-        str(NOTEBOOKS / "optimize.ipynb"),
-        str(output),
-        parameters={
-            "customers": 800,
-            "months": 6,
-            "replications": 2,
-            "grid_points": 4,
-            "workers": 1,
-            "output_dir": str(tmp_path / "optimum"),
-        },
-        cwd=str(NOTEBOOKS),
-        progress_bar=False,
-        kernel_name="python3",
-        execution_timeout=CELL_TIMEOUT_SECONDS,
-        kernel_manager_class=IPCKernelManager,
+    executed = run_notebook(
+        "optimize.ipynb",
+        tmp_path / "optimize.ipynb",
+        customers=800,
+        months=6,
+        replications=2,
+        grid_points=4,
+        workers=1,
+        output_dir=str(tmp_path / "optimum"),
     )
-    executed = nbformat.read(output, as_version=4)
-    images = [
-        o
-        for c in executed.cells
-        if c.cell_type == "code"
-        for o in c.outputs
-        if "image/png" in o.get("data", {})
-    ]
+    images = notebook_runs.images(executed)
     assert len(images) == 1
     written = simlib.load(tmp_path / "optimum" / "optimum.yaml")
     assert 18 <= written.fees.monthly_fee <= 40

@@ -6,18 +6,17 @@ import json
 import math
 from pathlib import Path
 
-import nbformat
+import notebook_runs
 import numpy as np
 import pandas as pd
-import papermill as pm
 import pytest
 from montecarlo import Z
+from notebook_runs import run_notebook
 from scipy import stats
 
 import simlib
 from simlib import sensitivity
 from simlib.executors import InProcessExecutor
-from simlib.kernels import IPCKernelManager
 from simlib.sensitivity import (
     SensitivityResult,
     morris_screening,
@@ -343,33 +342,18 @@ def test_bad_settings_are_one_line_input_errors(
 
 
 def test_notebook_runs_with_papermill_and_saves_the_tornado(tmp_path: Path) -> None:
-    output = tmp_path / "sensitivity.ipynb"
-    pm.execute_notebook(
-        str(ROOT / "notebooks" / "sensitivity.ipynb"),
-        str(output),
-        parameters={
-            "samples": 2,
-            "customers": 400,
-            "months": 4,
-            "replications": 2,
-            "output_dir": str(tmp_path / "out"),
-        },
-        cwd=str(ROOT / "notebooks"),
-        progress_bar=False,
-        kernel_name="python3",
-        execution_timeout=300,
-        kernel_manager_class=IPCKernelManager,
+    executed = run_notebook(
+        "sensitivity.ipynb",
+        tmp_path / "sensitivity.ipynb",
+        samples=2,
+        customers=400,
+        months=4,
+        replications=2,
+        output_dir=str(tmp_path / "out"),
     )
     assert (tmp_path / "out" / "tornado.png").stat().st_size > 0
     assert (tmp_path / "out" / "sensitivity.json").exists()
-    executed = nbformat.read(output, as_version=4)
-    images = [
-        o
-        for c in executed.cells
-        if c.cell_type == "code"
-        for o in c.outputs
-        if "image/png" in o.get("data", {})
-    ]
+    images = notebook_runs.images(executed)
     assert len(images) >= 2
     texts = "".join(
         o.get("data", {}).get("text/plain", "") + o.get("text", "")
