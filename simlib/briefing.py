@@ -24,13 +24,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .batch import MANIFEST, PREVIOUS, RUNS, BatchResult, frontier_table
+from .batch import MANIFEST, PREVIOUS, BatchResult, frontier_table
 from .charts import Chart, ChartBook, fonts_for
 from .errors import InputError
 from .files import write_atomic
 from .i18n import Messages, catalogue
 from .metrics import CHURN_CAUSES, COMPLAINT_CAUSES
-from .recommend import COVERAGE, Candidate, Constraints, Recommendation, recommend
+from .recommend import COVERAGE, Candidate, Constraints, recommend
 from .scenario import Scenario, from_dict
 from .tables import estimate, number
 
@@ -821,4 +821,4 @@ def write_briefing(
     )
 
 
-__all__ = ["RUNS", "Briefing", "BriefingFiles", "Recommendation", "Section", "write_briefing"]
+__all__ = ["Briefing", "BriefingFiles", "Section", "write_briefing"]
