@@ -93,3 +93,21 @@ def test_a_sweep_on_dask_gives_the_local_table(cluster: LocalCluster) -> None:
     local = run_sweep(base, variants, workers=2, **size)
     dask = run_sweep(base, variants, scheduler=cluster.scheduler_address, **size)
     pd.testing.assert_frame_equal(local.table, dask.table, check_exact=True)
+
+
+def test_a_sensitivity_analysis_on_dask_gives_the_local_indices(cluster: LocalCluster) -> None:
+    from simlib.sensitivity import run_sensitivity
+
+    arguments = {
+        "method": "morris",
+        "samples": 2,
+        "customers": 500,
+        "months": 8,
+        "replications": 2,
+        "progress": False,
+    }
+    base, reform = SCENARIOS / "baseline.yaml", SCENARIOS / "fee_increase_without_notice.yaml"
+    local = run_sensitivity(base, reform, workers=2, **arguments)
+    dask = run_sensitivity(base, reform, scheduler=cluster.scheduler_address, **arguments)
+    pd.testing.assert_frame_equal(local.table, dask.table, check_exact=True)
+    pd.testing.assert_frame_equal(local.samples, dask.samples, check_exact=True)
