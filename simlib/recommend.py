@@ -97,28 +97,17 @@ class Recommendation:
 def check(candidate: Candidate, constraints: Constraints) -> tuple[Check, ...]:
     """Every constraint that applies, checked for one policy."""
     checks = []
-    if constraints.max_complaints_per_1000 is not None:
-        limit = constraints.max_complaints_per_1000
-        checks.append(
-            Check(
-                "complaints",
-                candidate.complaints_per_1000,
-                limit,
-                candidate.complaints_per_1000 <= limit,
-                candidate.complaints_per_1000_high > limit,
-            )
-        )
-    if constraints.max_monthly_churn is not None:
-        limit = constraints.max_monthly_churn
-        checks.append(
-            Check(
-                "churn",
-                candidate.monthly_churn,
-                limit,
-                candidate.monthly_churn <= limit,
-                candidate.monthly_churn_high > limit,
-            )
-        )
+    for name, limit, value, high in (
+        (
+            "complaints",
+            constraints.max_complaints_per_1000,
+            candidate.complaints_per_1000,
+            candidate.complaints_per_1000_high,
+        ),
+        ("churn", constraints.max_monthly_churn, candidate.monthly_churn, candidate.monthly_churn_high),
+    ):
+        if limit is not None:
+            checks.append(Check(name, value, limit, value <= limit, high > limit))
     if not constraints.allow_compliance_breaches:
         breaches = candidate.compliance_breaches
         checks.append(Check("compliance", breaches, 0.0, breaches <= 0.0, False))
