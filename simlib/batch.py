@@ -42,7 +42,7 @@ from typing import Any
 import pandas as pd
 
 from . import __version__
-from .errors import InputError, Problem, ScenarioError
+from .errors import InputError, Problem, ScenarioError, os_problem
 from .execution import (
     COULD_NOT_START,
     FAILED,
@@ -51,15 +51,16 @@ from .execution import (
     KERNEL_DIED,
     SUCCEEDED,
     TIMED_OUT,
+    AheadWorkers,
     ExecutionSpec,
 )
 from .executors import describe as describe_executor
 from .executors import open_executor
-from .files import write_atomic
+from .files import remove_stale_temporaries, write_atomic
 from .metrics import KEY_METRICS
 from .notebook import RESULT_FILE
 from .runner import RunSettings
-from .scenario import Scenario, load
+from .scenario import Scenario, load, unused_sizes
 
 DEFAULT_NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "scenario.ipynb"
 MANIFEST = "manifest.json"
@@ -119,6 +120,8 @@ class BatchPlan:
     sizes: dict[str, int]
     overrides: dict[str, Any]
     versions: dict[str, str]
+    #: Lines worth telling the user before running (a reform's own sizes that are not used).
+    notes: tuple[str, ...] = ()
 
     @property
     def batch_id(self) -> str:
@@ -176,6 +179,8 @@ def plan_batch(
     notebook_sha256 = _sha256(notebook)
     versions = package_versions()
     runs: list[PlannedRun] = []
+    given = {"customers": customers, "months": months, "replications": replications, "seed": seed}
+    notes = tuple(note for _, scenario in loaded if (note := unused_sizes(scenario, base, given)))
     for path, scenario in loaded:
         try:
             RunSettings.resolve(scenario, settings.customers, settings.months, settings.replications)
@@ -226,6 +231,7 @@ def plan_batch(
         sizes=sizes,
         overrides=overrides,
         versions=versions,
+        notes=notes,
     )
 
 
@@ -244,6 +250,8 @@ class RunTask:
 
 
 _live: dict[int, subprocess.Popen] = {}
+#: Workers started ahead of their runs, while a local batch runs (None on Dask: cold starts there).
+_ahead: AheadWorkers | None = None
 _live_lock = threading.Lock()
 #: Set when the batch is interrupted: runs in flight are abandoned, not retried or filed.
 _stopping = threading.Event()
@@ -307,13 +315,18 @@ def _attempt(task: RunTask, staging: Path) -> dict[str, Any]:
     spec_file.write_text(json.dumps(asdict(spec)))
     started = time.monotonic()
     with open(staging / "worker.log", "w") as worker_log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "simlib.execution", str(spec_file)],
-            stdout=worker_log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        ahead = _ahead
+        if ahead is not None and ahead.notebook == str(Path(task.notebook).resolve()):
+            # A worker started ahead of this run: its imports are done and its fresh kernel is up.
+            process = ahead.hand(spec_file)
+        else:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "simlib.execution", str(spec_file)],
+                stdout=worker_log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         with _live_lock:
             _live[process.pid] = process
         try:
@@ -439,12 +452,13 @@ class BatchOutcome:
         return [r for r in self.records.values() if r["status"] == SUCCEEDED]
 
 
-def _prepare_folder(folder: Path, resume: bool, force: bool) -> None:
-    if resume and force:
-        raise InputError("--resume and --force exclude each other: resume keeps runs, force redoes them")
-    if folder.exists() and not folder.is_dir():
-        raise InputError(f"{folder} exists and is not a folder")
-    if folder.is_dir() and any(folder.iterdir()):
+_NOT_CONTENT = {".lock", IN_PROGRESS}
+
+
+def _check_contents(folder: Path, resume: bool, force: bool) -> None:
+    """Refuse a folder holding something other than a batch, or a batch without resume or force.
+    Checked again once the folder is locked: another batch may have filled it in between."""
+    if any(p.name not in _NOT_CONTENT for p in folder.iterdir()):
         if not (folder / MANIFEST).exists() and not (folder / RUNS).exists():
             raise InputError(f"{folder} already holds files that are not a batch; choose another folder")
         if not (resume or force):
@@ -452,16 +466,36 @@ def _prepare_folder(folder: Path, resume: bool, force: bool) -> None:
                 f"{folder} already holds a batch; --resume to finish it, --force to run every scenario "
                 "again (earlier runs are kept under previous/), or choose another folder"
             )
-    folder.mkdir(parents=True, exist_ok=True)
+
+
+def _prepare_folder(folder: Path, resume: bool, force: bool) -> None:
+    if resume and force:
+        raise InputError("--resume and --force exclude each other: resume keeps runs, force redoes them")
+    try:
+        if folder.exists() and not folder.is_dir():
+            raise InputError(f"{folder} exists and is not a folder")
+        if folder.is_dir():
+            _check_contents(folder, resume, force)
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{folder}: cannot be used as the batch folder: {os_problem(exc)}") from None
 
 
 @contextlib.contextmanager
-def _locked(folder: Path) -> Iterator[None]:
-    with open(folder / ".lock", "a") as handle:
+def _locked(folder: Path, resume: bool = True, force: bool = False) -> Iterator[None]:
+    """Hold the batch folder: one batch at a time, and the folder checked again under the lock."""
+    try:
+        handle = open(folder / ".lock", "a")  # noqa: SIM115 - closed below, after the batch
+    except OSError as exc:
+        raise InputError(f"{folder}: cannot be used as the batch folder: {os_problem(exc)}") from None
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise InputError(f"another batch is running in {folder}") from None
+            raise InputError(f"another batch or briefing is being written in {folder}") from None
+        _check_contents(folder, resume, force)
+        # A write killed half-way left a temporary file; nothing else is writing now.
+        remove_stale_temporaries(folder)
         yield
 
 
@@ -568,7 +602,7 @@ def run_batch(
     _prepare_folder(folder, resume, force)
     executor_name = describe_executor(workers, scheduler)
     outcome = BatchOutcome(folder)
-    with _locked(folder):
+    with _locked(folder, resume, force):
         shutil.rmtree(folder / IN_PROGRESS, ignore_errors=True)
         created = _now()
         if force:
@@ -618,7 +652,8 @@ def _execute_all(
         RunTask(r, str(plan.notebook), str(folder.resolve()), timeout_seconds, kernel_name) for r in pending
     ]
     _stopping.clear()
-    with bar, open_executor(workers, scheduler, kind="thread") as executor:
+    ahead = _workers_ahead(plan, folder, len(tasks), workers, scheduler, kernel_name)
+    with bar, ahead, open_executor(workers, scheduler, kind="thread") as executor:
         futures: dict[Future, RunTask] = {}
         try:
             for task in tasks:
@@ -647,6 +682,8 @@ def _execute_all(
                 bar.set_postfix(
                     running=min(len(waiting), _slots(workers, scheduler)),
                     failed=len(outcome.failed),
+                    # Redrawn each second only on a terminal: in a log file, once per finished run.
+                    refresh=bool(done) or sys.stderr.isatty(),
                 )
         except KeyboardInterrupt:
             outcome.interrupted = True
@@ -669,6 +706,30 @@ def _execute_all(
                     "status": INTERRUPTED,
                     "error": "the batch was interrupted",
                 }
+
+
+@contextlib.contextmanager
+def _workers_ahead(
+    plan: BatchPlan,
+    folder: Path,
+    runs: int,
+    workers: int | None,
+    scheduler: str | None,
+    kernel_name: str | None,
+) -> Iterator[None]:
+    """Keep a worker (with its fresh kernel) started ahead for each run slot of a local batch, so
+    each next run starts at once; on Dask the workers start cold on the cluster's machines."""
+    global _ahead
+    if scheduler is not None:
+        yield
+        return
+    pool = AheadWorkers(str(plan.notebook), kernel_name, folder / IN_PROGRESS, runs, _slots(workers, None))
+    _ahead = pool
+    try:
+        yield
+    finally:
+        _ahead = None
+        pool.close()
 
 
 def _filed_record(batch_folder: Path, run: PlannedRun) -> dict[str, Any] | None:

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .batch import MANIFEST, PREVIOUS, BatchResult, frontier_table
-from .charts import Chart, ChartBook, fonts_for
+from .charts import Chart, ChartBook, MissingFontError, fonts_for
 from .errors import InputError
 from .files import write_atomic
 from .i18n import Messages, catalogue
@@ -120,7 +120,7 @@ class Briefing:
         self.currency = self.baseline.simulation.currency
         self._check_same_baseline()
         self.recommendation = recommend(self.candidates(), self.constraints)
-        self.fonts = fonts_for(language, self._all_text())
+        self.fonts = self._fonts()
         self._charts: dict[str, Chart] = {}
 
     # --- numbers ----------------------------------------------------------------------------------
@@ -192,6 +192,27 @@ class Briefing:
         return self.t("money", value=estimate(mean, low, high, "", signed=True), currency=self.currency)
 
     # --- text -------------------------------------------------------------------------------------
+
+    def _fonts(self) -> tuple[str, ...]:
+        """The fonts for every character drawn; if none can draw some character, the error names
+        which scenario, segment or title holds it (a batch made before names were checked)."""
+        try:
+            return fonts_for(self.language, self._all_text())
+        except MissingFontError as exc:
+            owners = [f"scenario {p!r}" for p in self.policies] + [f"baseline {self.baseline_name!r}"]
+            owners += [f"segment {s.name!r}" for s in self.baseline.population.segments]
+            texts = [*self.policies, self.baseline_name, *(s.name for s in self.baseline.population.segments)]
+            owners.append("the title")
+            texts.append(self.title)
+            culprits = []
+            for owner, text in zip(owners, texts, strict=True):
+                try:
+                    fonts_for(self.language, text)
+                except MissingFontError:
+                    culprits.append(owner)
+            if not culprits:
+                raise
+            raise MissingFontError(f"{exc} (found in {', '.join(dict.fromkeys(culprits))})") from None
 
     def _all_text(self) -> str:
         """Every character the briefing may draw: catalogue, names, labels."""

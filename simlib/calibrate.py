@@ -51,6 +51,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,10 +62,10 @@ import pandas as pd
 from scipy import optimize, special
 
 from .distributions import _Distribution
-from .engine import _Levers
-from .errors import InputError
+from .errors import InputError, os_problem
 from .files import write_atomic
-from .metrics import INDEX
+from .model.counts import INDEX
+from .model.engine import Levers
 from .parameters import Behaviour, Segment
 from .runner import simulate
 from .scenario import Scenario
@@ -88,6 +89,8 @@ _FLAT = 1e-8
 FEE_CHANGE_PARAMETERS = ("price_sensitivity", "loss_aversion")
 """The ``behaviour`` parameters a fee-change history can identify."""
 _MAX_ROUNDS = 5
+MAX_HISTORY_BYTES = 64 * 2**20
+"""The largest history CSV file read (64 MiB: millions of rows)."""
 _CUSTOMERS_PER_OBSERVED = 4
 _MIN_CUSTOMERS, _MAX_CUSTOMERS = 20_000, 200_000
 
@@ -101,6 +104,18 @@ class _Table:
     def __init__(self, path: Path, required: Sequence[str], optional: Sequence[str] = ()):
         self.path = path
         try:
+            # A device (/dev/zero), a pipe or a huge file is refused before reading: it would never
+            # end, or fill the memory.
+            info = path.stat()
+            if stat.S_ISREG(info.st_mode) and info.st_size > MAX_HISTORY_BYTES:
+                raise InputError(
+                    f"{path}: is {info.st_size / 2**20:.3g} MiB; a history file may be at most "
+                    f"{MAX_HISTORY_BYTES / 2**20:.0f} MiB"
+                )
+            if not stat.S_ISREG(info.st_mode) and not stat.S_ISDIR(info.st_mode):
+                raise InputError(
+                    f"{path}: not a regular file (a device, pipe or socket cannot be a CSV file)"
+                )
             with path.open(encoding="utf-8-sig", newline="") as handle:
                 records = list(csv.reader(handle))
         except FileNotFoundError:
@@ -111,6 +126,8 @@ class _Table:
             raise InputError(f"{path}: not a UTF-8 text file") from None
         except csv.Error as exc:
             raise InputError(f"{path}: not a readable CSV file ({exc})") from None
+        except (OSError, RuntimeError, MemoryError) as exc:
+            raise InputError(f"{path}: cannot be read: {os_problem(exc)}") from None
         if not records or not any(cell.strip() for cell in records[0]):
             raise InputError(
                 f"{path}: row 1, column {required[0]!r}: missing (the file is empty; expected the header "
@@ -608,7 +625,7 @@ def complaint_exposure_factors(history: ComplaintHistory, base: Scenario) -> np.
     - penalty_fee: (1 − contract-clarity relief).
     """
     point = _point(base)
-    levers = _Levers.from_model(point.model)
+    levers = Levers.from_model(point.model)
     behaviour, transparency = point.behaviour, point.transparency
     propensity = _segment_mean(point, lambda s: np.exp(float(s.complaint_propensity_dispersion) ** 2 / 2))
     noticing = (

@@ -9,33 +9,46 @@ from __future__ import annotations
 
 import functools
 import json
+import math
+import os
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import pandas as pd
 
-from . import tables
-from .batch import BatchOutcome, plan_batch, run_batch
-from .briefing import write_briefing
-from .calibrate import calibrate
-from .errors import InputError, ScenarioError
-from .files import check_output_folder, write_atomic
-from .optimize import OBJECTIVES, check_levers, optimise_policy, parse_lever
-from .recommend import Constraints
-from .runner import compare, simulate
-from .scenario import Scenario, diff, json_schema, load, parse_assignment
-from .sensitivity import run_sensitivity
-from .sweep import grid_variants, parse_grid, parse_range, run_sweep, sample_variants
+from .errors import InputError, ScenarioError, os_problem
+from .files import check_output_file, claimed_output_folder, write_together
+from .text import printable_lines
+
+if TYPE_CHECKING:
+    from .batch import BatchOutcome
+    from .scenario import Scenario
+
+# A command imports its machinery (pandas, numpy, scipy, pydantic, matplotlib, papermill) when it
+# runs, not when the module loads: `simlib --help` and every `--help` then start in a fraction of a
+# second. tests/test_cli.py checks that --help loads none of them.
 
 EXIT_INVALID = 2
+MAX_VARIANTS = 1_000  # a larger sweep needs --max-variants (README, "Sweeps")
+ROOTS_VARIABLE = "SIMLIB_SCENARIO_ROOTS"  # simlib.scenario.ROOTS_VARIABLE, without importing pydantic
+OBJECTIVES = ("npv_net_revenue", "net_revenue", "gross_revenue")
+"""The choices of ``optimize --objective``: :data:`simlib.optimize.OBJECTIVES`, repeated here so
+that --help needs no numpy (a test checks they agree)."""
+
+
+def _echo(text: object = "", err: bool = False) -> None:
+    """Print through :func:`simlib.text.printable_lines`: names, labels, paths and values come from
+    files anyone can write, and no control character or escape sequence reaches the terminal."""
+    click.echo(printable_lines(text), err=err)
 
 
 def _fail(lines: list[str]) -> None:
     for line in lines:
-        click.echo(f"error: {line}", err=True)
+        _echo(f"error: {line}", err=True)
     sys.exit(EXIT_INVALID)
 
 
@@ -48,18 +61,30 @@ def _friendly_errors(command: Callable) -> Callable:
             _fail([str(p) for p in exc.problems])
         except (InputError, FileExistsError) as exc:
             _fail([str(exc)])
+        except OSError as exc:
+            # A path that cannot be read or written (a folder under /proc, a full disk, a loop of
+            # symbolic links): one line naming it, never a traceback.
+            where = f"{exc.filename}: " if exc.filename else ""
+            _fail([f"{where}{os_problem(exc)}"])
+        except (RecursionError, MemoryError) as exc:
+            _fail([f"an input is {os_problem(exc)}"])
         except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
+            # Ctrl-C, or SIGTERM (main() handles it the same way).
+            _echo("interrupted", err=True)
             sys.exit(130)
 
     return wrapper
 
 
 def _overrides(assignments: tuple[str, ...]) -> dict[str, Any]:
+    from .scenario import parse_assignment
+
     return dict(parse_assignment(a) for a in assignments)
 
 
 def _load(path: str, assignments: tuple[str, ...] = ()) -> Scenario:
+    from .scenario import load
+
     return load(path, _overrides(assignments))
 
 
@@ -113,10 +138,31 @@ set_option = click.option(
 )
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    """SIGTERM stops a command as Ctrl-C does: workers and kernels stopped, finished work kept."""
+    raise KeyboardInterrupt
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="simlib")
-def main() -> None:
+@click.option(
+    "--scenario-root",
+    "scenario_roots",
+    multiple=True,
+    type=click.Path(file_okay=False),
+    help="A folder `extends` may also name files in (repeatable; also SIMLIB_SCENARIO_ROOTS).",
+)
+def main(scenario_roots: tuple[str, ...] = ()) -> None:
     """Simulate fee policies: revenue, churn and complaints, with honest uncertainty."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
+    if scenario_roots:
+        # Through the environment, so that batch kernels and workers follow the same rule.
+        known = [r for r in os.environ.get(ROOTS_VARIABLE, "").split(os.pathsep) if r]
+        os.environ[ROOTS_VARIABLE] = os.pathsep.join([*known, *map(os.path.abspath, scenario_roots)])
+    if not sys.stderr.isatty():
+        # A progress bar written to a log file: redrawn at most every 30 s, not every second.
+        os.environ.setdefault("TQDM_MININTERVAL", "30")
 
 
 out_option = click.option(
@@ -136,14 +182,17 @@ def run(
     scenario: str, assignments: tuple[str, ...], out: str | None, force: bool, quiet: bool, **size: Any
 ) -> None:
     """Simulate SCENARIO and print its summary with 90% intervals."""
+    from . import tables
+    from .runner import simulate
+
     loaded = _load(scenario, assignments)
-    if out:
-        check_output_folder(out, overwrite=force)
-    result = simulate(loaded, progress=not quiet, **size)
-    click.echo(tables.format_summary(result))
-    if out:
-        result.save(out, overwrite=force)
-        click.echo(f"results written to {out}")
+    # Claimed before any work: a second command writing the same folder stops here (exit 2).
+    with claimed_output_folder(out, overwrite=force):
+        result = simulate(loaded, progress=not quiet, **size)
+        _echo(tables.format_summary(result))
+        if out:
+            result.save(out, overwrite=force)
+            _echo(f"results written to {out}")
 
 
 @main.command(name="compare")
@@ -167,25 +216,34 @@ def compare_command(
 
     --set applies to the reform only.
     """
+    from . import tables
+    from .runner import compare
+    from .scenario import unused_sizes
+
     base, changed = _load(baseline), _load(reform, assignments)
-    if out:
-        check_output_folder(out, overwrite=force)
-    comparison = compare(base, changed, progress=not quiet, **size)
-    click.echo(tables.format_comparison(comparison))
-    if out:
-        comparison.save(out, overwrite=force)
-        click.echo(f"results written to {out}")
+    note = unused_sizes(changed, base, size)
+    if note:
+        _echo(f"note: {note}", err=True)
+    with claimed_output_folder(out, overwrite=force):
+        comparison = compare(base, changed, progress=not quiet, **size)
+        _echo(tables.format_comparison(comparison))
+        if out:
+            comparison.save(out, overwrite=force)
+            _echo(f"results written to {out}")
 
 
 @main.command()
 @click.argument("scenarios", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@_friendly_errors
 def validate(scenarios: tuple[str, ...]) -> None:
     """Check scenario files; print one line per problem; exit 2 if any is invalid."""
+    from .scenario import load
+
     problems: list[str] = []
     for path in scenarios:
         try:
             load(path)
-            click.echo(f"ok: {path}")
+            _echo(f"ok: {path}")
         except ScenarioError as exc:
             problems += [str(p) for p in exc.problems]
     if problems:
@@ -199,7 +257,9 @@ def validate(scenarios: tuple[str, ...]) -> None:
 @_friendly_errors
 def describe(scenario: str, assignments: tuple[str, ...], sources: bool) -> None:
     """Every resolved parameter with its unit and where its value came from."""
-    click.echo(tables.format_parameters(_load(scenario, assignments), sources))
+    from . import tables
+
+    _echo(tables.format_parameters(_load(scenario, assignments), sources))
 
 
 @main.command(name="diff")
@@ -208,13 +268,18 @@ def describe(scenario: str, assignments: tuple[str, ...], sources: bool) -> None
 @_friendly_errors
 def diff_command(base: str, other: str) -> None:
     """The parameters that differ between BASE and OTHER, with both values and units."""
-    click.echo(tables.format_diff(diff(_load(base), _load(other)), base, other))
+    from . import tables
+    from .scenario import diff
+
+    _echo(tables.format_diff(diff(_load(base), _load(other)), base, other))
 
 
 @main.command()
 def schema() -> None:
     """JSON Schema of scenario files (for editor completion)."""
-    click.echo(json.dumps(json_schema(), indent=2, ensure_ascii=False))
+    from .scenario import json_schema
+
+    _echo(json.dumps(json_schema(), indent=2, ensure_ascii=False))
 
 
 brief_options = [
@@ -248,37 +313,50 @@ def with_brief_options(command: Callable) -> Callable:
 
 
 def _brief(folder: str | Path, force: bool, **options: Any) -> None:
-    files = write_briefing(
-        folder,
-        language=options["language"],
-        title=options["title"],
-        objective=options["objective"],
-        constraints=Constraints(
-            options["max_complaints_per_1000"], options["max_monthly_churn"], options["allow_breaches"]
-        ),
-        force=force,
-    )
-    click.echo(f"briefing: {files.html}")
+    import contextlib
+
+    from .batch import MANIFEST, _locked
+    from .briefing import write_briefing
+    from .recommend import Constraints
+
+    # The batch folder's lock: one batch or briefing writes a folder at a time (a folder that is
+    # no batch is left untouched: write_briefing says what is wrong with it).
+    batch_folder = (Path(folder) / MANIFEST).is_file()
+    with _locked(Path(folder)) if batch_folder else contextlib.nullcontext():
+        files = write_briefing(
+            folder,
+            language=options["language"],
+            title=options["title"],
+            objective=options["objective"],
+            constraints=Constraints(
+                options["max_complaints_per_1000"], options["max_monthly_churn"], options["allow_breaches"]
+            ),
+            force=force,
+        )
+    _echo(f"briefing: {files.html}")
     if files.pdf is not None:
-        click.echo(f"briefing: {files.pdf}")
+        _echo(f"briefing: {files.pdf}")
     else:
-        click.echo(f"warning: {files.note}", err=True)
+        _echo(f"warning: {files.note}", err=True)
 
 
 def _batch_report(outcome: BatchOutcome) -> int:
     """Print the batch's table and where things are; return the exit status."""
+    import pandas as pd
+
+    from . import tables
+
     table = pd.read_csv(outcome.folder / "comparison.csv")
-    click.echo(tables.format_batch(list(outcome.records.values()), table))
+    _echo(tables.format_batch(list(outcome.records.values()), table))
     for record in outcome.failed:
         where = f"notebook cell {record['cell']}: " if record.get("cell") is not None else ""
-        click.echo(
-            f"{record['status']}: {record['scenario']} ({where}{record.get('error')}); "
-            f"log: {outcome.folder / record.get('log', record['folder'])}",
-            err=True,
-        )
-    click.echo(f"results: {outcome.folder}/ (manifest.json, comparison.csv, runs/)")
+        log = outcome.folder / record.get("log", record["folder"])
+        # An interrupted run has no folder: point at a log only where there is one.
+        tail = f"; log: {log}" if log.exists() else ""
+        _echo(f"{record['status']}: {record['scenario']} ({where}{record.get('error')}){tail}", err=True)
+    _echo(f"results: {outcome.folder}/ (manifest.json, comparison.csv, runs/)")
     if outcome.interrupted:
-        click.echo("interrupted: finish the batch with --resume", err=True)
+        _echo("interrupted: finish the batch with --resume", err=True)
         return 130
     return 1 if outcome.failed else 0
 
@@ -345,7 +423,11 @@ def batch(
     paired differences and OUT/manifest.json every run's inputs, status and timings. Exit status 1
     if a run failed (the others still run), 130 if interrupted (finish with --resume).
     """
+    from .batch import plan_batch, run_batch
+
     plan = plan_batch(scenarios, baseline, overrides=_overrides(assignments), notebook=notebook, **size)
+    for note in plan.notes:
+        _echo(f"note: {note}", err=True)
     outcome = run_batch(
         plan,
         out,
@@ -394,6 +476,14 @@ def brief(folder: str, force: bool, **options: Any) -> None:
 )
 @click.option("--sample-seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the sweep table.")
+@force_option
+@click.option(
+    "--max-variants",
+    type=click.IntRange(min=1),
+    default=MAX_VARIANTS,
+    show_default=True,
+    help="Refuse a grid or sample of more variants than this (raise it to confirm a larger sweep).",
+)
 @with_sample_options
 @click.option(
     "--workers",
@@ -412,6 +502,8 @@ def sweep(
     ranges: tuple[str, ...],
     sample_seed: int,
     out: str,
+    force: bool,
+    max_variants: int,
     workers: int,
     scheduler: str | None,
     quiet: bool,
@@ -423,6 +515,9 @@ def sweep(
     --range bounds (Latin hypercube). Writes OUT/sweep.csv (one row per variant: levers, metrics
     and paired differences with 90% intervals) and the revenue-versus-complaints frontier.
     """
+    from . import tables
+    from .sweep import grid_variants, parse_grid, parse_range, run_sweep, sample_variants
+
     if bool(grids) == bool(sample):
         raise InputError("give either --grid KEY.PATH=V1,V2,... or --sample N with --range KEY.PATH=LO:HI")
     if sample and not ranges:
@@ -430,16 +525,27 @@ def sweep(
     if ranges and not sample:
         raise InputError("--range is used with --sample N")
     if grids:
-        variants = grid_variants(dict(parse_grid(g) for g in grids))
+        grid = dict(parse_grid(g) for g in grids)
+        count = math.prod(len(values) for values in grid.values())
+        if count > max_variants:
+            raise InputError(
+                f"the grid has {count:,} variants, more than --max-variants {max_variants:,}; "
+                "at a few seconds each that is too long to start unasked: use fewer values, or "
+                "raise --max-variants"
+            )
+        variants = grid_variants(grid)
     else:
+        if sample > max_variants:
+            raise InputError(f"--sample {sample:,} is more than --max-variants {max_variants:,}")
         variants = sample_variants(dict(parse_range(r) for r in ranges), sample, sample_seed)
-    check_output_folder(out)
-    result = run_sweep(
-        _load(base), variants, workers=workers, scheduler=scheduler, progress=not quiet, **size
-    )
-    result.save(out)
-    click.echo(tables.format_sweep(result))
-    click.echo(f"results: {out}/ (sweep.csv, frontier.png)")
+    loaded = _load(base)
+    # Claimed before any work; a folder the claim created is removed again if the variants are
+    # then rejected, so nothing is left behind.
+    with claimed_output_folder(out, overwrite=force):
+        result = run_sweep(loaded, variants, workers=workers, scheduler=scheduler, progress=not quiet, **size)
+        result.save(out, overwrite=force)
+    _echo(tables.format_sweep(result))
+    _echo(f"results: {out}/ (sweep.csv, frontier.png)")
 
 
 @main.command()
@@ -458,6 +564,7 @@ def sweep(
 @click.option(
     "--out", required=True, type=click.Path(file_okay=False), help="Folder for optimum.yaml and the trace."
 )
+@force_option
 @with_sample_options
 @click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True, help="0: all cores.")
 @scheduler_option
@@ -466,6 +573,7 @@ def optimize(
     base: str,
     levers: tuple[str, ...],
     out: str,
+    force: bool,
     objective: str,
     max_complaints_per_1000: float | None,
     max_monthly_churn: float | None,
@@ -476,23 +584,26 @@ def optimize(
 ) -> None:
     """Find the lever values that maximise the objective (paired difference to BASE) under the
     constraints; write the optimal policy as OUT/optimum.yaml, a scenario extending BASE."""
+    from . import tables
+    from .optimize import check_levers, optimise_policy, parse_lever
+
     scenario = _load(base)
     parsed = check_levers(scenario, [parse_lever(text) for text in levers])
-    check_output_folder(out)
-    result = optimise_policy(
-        scenario,
-        parsed,
-        objective=objective,
-        max_complaints_per_1000=max_complaints_per_1000,
-        max_monthly_churn=max_monthly_churn,
-        grid_points=grid_points,
-        workers=workers,
-        scheduler=scheduler,
-        **size,
-    )
-    result.save(out)
-    click.echo(tables.format_optimum(result.optimum))
-    click.echo(f"optimal policy: {Path(out) / 'optimum.yaml'} (trace.csv: every point evaluated)")
+    with claimed_output_folder(out, overwrite=force):
+        result = optimise_policy(
+            scenario,
+            parsed,
+            objective=objective,
+            max_complaints_per_1000=max_complaints_per_1000,
+            max_monthly_churn=max_monthly_churn,
+            grid_points=grid_points,
+            workers=workers,
+            scheduler=scheduler,
+            **size,
+        )
+        result.save(out)
+    _echo(tables.format_optimum(result.optimum))
+    _echo(f"optimal policy: {Path(out) / 'optimum.yaml'} (trace.csv: every point evaluated)")
 
 
 @main.command()
@@ -536,6 +647,7 @@ def optimize(
 @click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True, help="0: all cores.")
 @scheduler_option
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for tables and charts.")
+@force_option
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @_friendly_errors
 def sensitivity(
@@ -543,24 +655,24 @@ def sensitivity(
     reform: str | None,
     parameters: tuple[str, ...],
     out: str,
+    force: bool,
     quiet: bool,
     **options: Any,
 ) -> None:
     """Which assumptions the decision depends on: Sobol' indices or Morris screening (SALib) of
     the outputs over the uncertain parameters, with a tornado chart and a ranked table."""
-    if Path(out).exists() and any(Path(out).iterdir()):
-        raise InputError(f"{out} already holds files; choose another folder")
-    result = run_sensitivity(
-        _load(base),
-        _load(reform) if reform else None,
-        parameters=list(parameters) or None,
-        progress=not quiet,
-        **options,
-    )
-    result.save(out)
+    from . import tables
+    from .sensitivity import run_sensitivity
+
+    loaded, changed = _load(base), _load(reform) if reform else None
+    with claimed_output_folder(out, overwrite=force):
+        result = run_sensitivity(
+            loaded, changed, parameters=list(parameters) or None, progress=not quiet, **options
+        )
+        result.save(out, overwrite=force)
     for output in result.outputs:
-        click.echo(tables.format_sensitivity(result, output))
-    click.echo(f"results: {out}/ (sensitivity.csv, tornado.png, indices.png, samples.csv)")
+        _echo(tables.format_sensitivity(result, output))
+    _echo(f"results: {out}/ (sensitivity.csv, tornado.png, indices.png, samples.csv)")
 
 
 @main.command(name="calibrate")
@@ -592,9 +704,15 @@ def calibrate_command(
     """Fit behavioural parameters to your own history (CSV files, formats in
     scenarios/history/README.md) and write them, with standard errors, as a scenario fragment
     extending BASE: each value a normal distribution (mean = estimate, sd = standard error)."""
+    from . import tables
+    from .calibrate import calibrate
+
+    # Every output path is checked before the fit runs, and the files are written all or none.
+    if plot_path and Path(plot_path).absolute() == Path(out).absolute():
+        raise InputError(f"--out and --plot name the same file ({out})")
     for path in (out, plot_path):
-        if path and Path(path).exists():
-            raise InputError(f"{path} already exists; choose another name")
+        if path:
+            check_output_file(path)
     result = calibrate(
         _load(base),
         retention=retention,
@@ -603,16 +721,19 @@ def calibrate_command(
         segment=segment,
         seed=seed,
     )
-    result.save(out)
-    click.echo(tables.format_calibration(result.summary))
-    click.echo(f"scenario fragment: {out} (extends {Path(base).name}; place it beside that file)")
+    text = result.to_yaml()
+    files = {Path(out): lambda p: Path(p).write_text(text, encoding="utf-8")}
     if plot_path:
         import matplotlib
 
         matplotlib.use("Agg")
-        axes = result.plot()
-        write_atomic(Path(plot_path), lambda p: axes[0].figure.savefig(p, format="png", dpi=120))
-        click.echo(f"fitted against observed: {plot_path}")
+        figure = result.plot()[0].figure
+        files[Path(plot_path)] = lambda p: figure.savefig(p, format="png", dpi=120)
+    write_together(files)
+    _echo(tables.format_calibration(result.summary))
+    _echo(f"scenario fragment: {out} (extends {Path(base).name}; place it beside that file)")
+    if plot_path:
+        _echo(f"fitted against observed: {plot_path}")
 
 
 @main.command()
@@ -631,6 +752,8 @@ def demo(
 ) -> None:
     """Run every shipped scenario against the baseline as a batch (kept runs are reused) and print
     the table and where the results are."""
+    from .batch import plan_batch, run_batch
+
     directory = Path(folder)
     reforms = [p for p in sorted(directory.glob("*.yaml")) if p.name != "baseline.yaml"]
     plan = plan_batch(

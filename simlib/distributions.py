@@ -8,11 +8,14 @@ their difference the policy's effect extends to parameter uncertainty too.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import math
+import types
+import typing
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from .draws import scalar_uniform
+from .model.keys import scalar_uniform
 
 
 def _stats():
@@ -22,8 +25,101 @@ def _stats():
     return stats
 
 
+#: Money amounts (fields whose unit is in the scenario's currency) may be at most this much, and
+#: every other number at most this large in size: beyond them a result is an overflow, not a policy.
+MAX_MONEY = 1_000_000.0
+MAX_MAGNITUDE = 1_000_000_000.0
+
+
+def _numeric(annotation: Any) -> bool:
+    """Whether a field's type takes a number (possibly among other choices), and not true/false."""
+    if annotation is bool:
+        return False
+    if annotation in (int, float):
+        return True
+    origin = typing.get_origin(annotation)
+    if origin is Literal:
+        return False
+    if origin is typing.Annotated:
+        return _numeric(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        arguments = typing.get_args(annotation)
+        return bool not in arguments and any(_numeric(a) for a in arguments)
+    return False
+
+
+# Unicode categories a name or label may not hold: controls (escape sequences, bell, carriage
+# return), invisible format characters (direction overrides), private-use, surrogates, unassigned.
+_REFUSED_CATEGORIES = {"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"}
+# Pictographs and emoji: no font of the briefing draws them (charts refuse empty boxes).
+_PICTOGRAPHS = ((0x1F000, 0x1FAFF), (0x2600, 0x27BF), (0x2B00, 0x2BFF), (0xFE00, 0xFE0F))
+
+
+def _printable_text(value: str, multiline: bool = False) -> str:
+    """``value`` if every character can be printed in a terminal and drawn in a briefing."""
+    import unicodedata
+
+    for character in value:
+        if multiline and character in "\n\t":
+            continue
+        code = ord(character)
+        if unicodedata.category(character) in _REFUSED_CATEGORIES:
+            raise ValueError(f"must hold printable text only (found the control character U+{code:04X})")
+        if any(low <= code <= high for low, high in _PICTOGRAPHS):
+            raise ValueError(
+                f"must not hold pictographs or emoji (found U+{code:04X}): a briefing's fonts draw "
+                "few of them"
+            )
+    return value
+
+
+class StrictNumbers(BaseModel):
+    """Numbers are numbers: ``true`` is not 1, and ``.inf``, ``.nan`` or ``1e308`` are no fee; and
+    names, labels and descriptions are printable text.
+
+    YAML reads ``yes``/``true`` as a boolean and pydantic would quietly take it as 1 (a €1 fee);
+    infinite or huge values overflow the money sums. Both are refused field by field, so the error
+    names the key.
+    """
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_a_boolean(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        if isinstance(value, bool) and field is not None and _numeric(field.annotation):
+            raise ValueError("must be a number, not true/false")
+        return value
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _within_bounds(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        unit = str(((field.json_schema_extra or {}) if field is not None else {}).get("unit", ""))
+        if isinstance(value, str) and unit == "text":
+            return _printable_text(value, multiline=info.field_name == "description")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return value
+        if "{cur}" in unit and value > MAX_MONEY:
+            raise ValueError(f"must be ≤ {MAX_MONEY:,.0f} (the bound of every money amount)")
+        if not math.isfinite(value) or abs(value) > MAX_MAGNITUDE:
+            raise ValueError(f"must lie between -{MAX_MAGNITUDE:,.0f} and {MAX_MAGNITUDE:,.0f}")
+        return value
+
+
 class _Distribution(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans(cls, data: Any) -> Any:
+        # Checked for the whole mapping: a field validator may not touch the `distribution` tag.
+        if isinstance(data, dict):
+            flags = sorted(str(k) for k, v in data.items() if isinstance(v, bool))
+            if flags:
+                raise ValueError(f"{', '.join(flags)} must be numbers, not true/false")
+        return data
 
     def quantile(self, probability: float) -> float:  # pragma: no cover - overridden
         raise NotImplementedError

@@ -31,7 +31,38 @@ class ScenarioError(ValueError):
 
 
 def show_value(value: object, limit: int = 60) -> str:
-    """Render a bad value for an error line: short, on one line, quoted where it is text."""
-    text = repr(value) if isinstance(value, str) else str(value)
+    """Render a bad value for an error line: short, on one line, quoted where it is text.
+
+    Text subclasses (NumPy's ``np.str_``) are shown as plain quoted text, not as their repr."""
+    text = repr(str(value)) if isinstance(value, str) else str(value)
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def os_problem(exc: BaseException) -> str:
+    """What an operating-system error on a path means, in a few words (no traceback, no path)."""
+    import errno
+
+    if isinstance(exc, RecursionError):
+        return "nested too deeply to read"
+    if isinstance(exc, MemoryError):
+        return "too large to read into memory"
+    if isinstance(exc, RuntimeError) and "symlink loop" in str(exc).lower():
+        return "symbolic link loop"
+    number = getattr(exc, "errno", None)
+    words = {
+        errno.ELOOP: "symbolic link loop",
+        errno.ENOENT: "not found",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "operation not permitted",
+        errno.EROFS: "read-only file system",
+        errno.ENOSPC: "no space left on the device",
+        errno.ENOTDIR: "a part of the path is not a folder",
+        errno.EISDIR: "is a folder",
+        errno.EEXIST: "already exists",
+        errno.ENAMETOOLONG: "name too long",
+    }
+    if number in words:
+        return words[number]
+    reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return " ".join(str(reason).split()).lower()

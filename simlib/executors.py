@@ -8,6 +8,7 @@ numbers are bit-identical whatever runs them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from .errors import InputError
+from .lifeline import pool_initializer
 
 LOCAL = "local"
 
@@ -99,11 +101,33 @@ def open_executor(
     if count == 1:
         yield InProcessExecutor()
         return
-    pool: Executor = ThreadPoolExecutor(count) if kind == "thread" else ProcessPoolExecutor(count)
+    if kind == "thread":
+        pool: Executor = ThreadPoolExecutor(count)
+    else:
+        # Workers die with this process, even when it is killed with SIGKILL (simlib.lifeline).
+        pool = ProcessPoolExecutor(count, initializer=pool_initializer)
     try:
         yield pool
+    except BaseException:
+        # Ctrl-C, SIGTERM or an error: stop the workers now rather than let them finish their calls.
+        _stop_workers(pool)
+        raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _stop_workers(pool: Executor) -> None:
+    """Terminate a process pool's workers at once (a thread pool's threads cannot be stopped)."""
+    if not isinstance(pool, ProcessPoolExecutor):
+        return
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # no public API for this
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            process.terminate()
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            process.join(timeout=1.0)
 
 
 def describe(workers: int | None, scheduler: str | None) -> str:

@@ -11,6 +11,8 @@ from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
 
+from .lifeline import parent_death_preexec
+
 
 class IPCKernelManager(AsyncKernelManager):
     """A kernel manager whose kernel talks over IPC sockets in a private temporary folder.
@@ -25,6 +27,14 @@ class IPCKernelManager(AsyncKernelManager):
             kwargs.setdefault("ip", os.path.join(socket_folder, "kernel"))
         super().__init__(**kwargs)
         self._socket_folder = socket_folder
+
+    async def start_kernel(self, **kwargs: Any) -> None:
+        # The kernel dies with the process that started it, even if that one is killed (Linux);
+        # elsewhere ipykernel's own parent poll (about a second) stops it.
+        preexec = parent_death_preexec()
+        if preexec is not None:
+            kwargs.setdefault("preexec_fn", preexec)
+        await super().start_kernel(**kwargs)
 
     def cleanup_ipc_files(self) -> None:
         super().cleanup_ipc_files()

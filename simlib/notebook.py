@@ -7,6 +7,7 @@ one-line problems as `simlib validate` — before anything runs or is written.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -135,52 +136,157 @@ def check_parameters(
     return run
 
 
-def _band(ax: Any, frame: pd.DataFrame, label: str) -> None:
-    tail = (1.0 - COVERAGE) / 2.0
-    ax.fill_between(frame.index, frame.quantile(tail, axis=1), frame.quantile(1 - tail, axis=1), alpha=0.2)
-    ax.plot(frame.index, frame.mean(axis=1), label=label)
+SCREEN_DPI = 72
+"""Resolution of the charts a notebook shows (pixels per inch): a screen's, not a print's."""
+
+TICKS = 5
+"""At most this many labelled ticks per axis: laying out tick labels is most of a chart's drawing."""
+
+
+def warm_up() -> None:
+    """Import what a notebook run needs and load the chart fonts, before any run is handed over.
+
+    A batch worker started ahead of its run (``simlib.execution.serve``) has its fresh kernel call
+    this while the previous run executes, so a run does not wait for imports. It leaves nothing in
+    the kernel but loaded modules.
+    """
+    import io
+
+    import scipy.stats  # noqa: F401  (the checks of distribution parameters use it)
+
+    from . import tables  # noqa: F401
+
+    figure = screen_figure(figsize=(1, 1))
+    figure.text(0.5, 0.5, "0")
+    figure.savefig(io.BytesIO(), format="png", dpi=10)
+
+
+@functools.cache
+def _figure_class() -> type:
+    from matplotlib.figure import Figure
+
+    class ScreenFigure(Figure):
+        """A figure a notebook shows as one PNG at :data:`SCREEN_DPI`, drawn once.
+
+        Not registered with pyplot, so no backend draws it again at the end of the cell; a plain
+        :class:`matplotlib.figure.Figure` otherwise (``savefig`` at any resolution).
+        """
+
+        def __init__(self, *args: Any, **kwargs: Any):
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+            super().__init__(*args, **kwargs)
+            FigureCanvasAgg(self)
+
+        def _repr_png_(self) -> bytes:
+            import io
+
+            buffer = io.BytesIO()
+            self.savefig(buffer, format="png", dpi=SCREEN_DPI)
+            return buffer.getvalue()
+
+    return ScreenFigure
+
+
+def screen_figure(**kwargs: Any):
+    """A new :class:`ScreenFigure` (``Figure`` keyword arguments: ``figsize`` in inches, ...)."""
+    return _figure_class()(**kwargs)
+
+
+def __getattr__(name: str) -> Any:
+    # matplotlib is imported when the first chart is drawn, not with this module.
+    if name == "ScreenFigure":
+        return _figure_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _runs(run: SimulationResult | Comparison) -> list[SimulationResult]:
     return [run.baseline, run.reform] if isinstance(run, Comparison) else [run]
 
 
-def plot_over_time(run: SimulationResult | Comparison, metrics: Sequence[str]):
-    """One panel per metric: the monthly mean of each run with its 90% band across replications."""
-    import matplotlib.pyplot as plt
+def monthly_band(result: SimulationResult, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A metric's monthly mean and 90% band across replications: (mean, low, high), one value
+    per month, in the metric's unit (months where it is undefined in every replication are NaN)."""
+    import warnings
 
+    frame = result.by_month()
+    months = int(frame["month"].max()) + 1
+    values = frame[metric].to_numpy(dtype=float).reshape(-1, months)  # (replication, month)
+    tail = (1.0 - COVERAGE) / 2.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a month undefined everywhere stays NaN
+        low, high = np.nanquantile(values, [tail, 1.0 - tail], axis=0)
+        return np.nanmean(values, axis=0), low, high
+
+
+def plot_over_time(run: SimulationResult | Comparison, metrics: Sequence[str]):
+    """One panel per metric: the monthly mean of each run with its 90% band across replications.
+
+    Returns a :class:`ScreenFigure` (a matplotlib figure a notebook shows once, at screen
+    resolution).
+    """
     columns = 2
     rows = math.ceil(len(metrics) / columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(11, 3.2 * rows), squeeze=False)
+    height = 3.2 * rows
+    figure = screen_figure(figsize=(11, height))
+    axes = figure.subplots(rows, columns, squeeze=False)
+    # Fixed margins (inches) rather than a layout engine, which would draw the figure twice.
+    figure.subplots_adjust(
+        left=0.8 / 11, right=1 - 0.2 / 11, bottom=0.55 / height, top=1 - 0.6 / height, wspace=0.22,
+        hspace=0.38,
+    )  # fmt: skip
     for ax, metric in zip(axes.flat, metrics, strict=False):
         for result in _runs(run):
-            table = result.by_month().pivot(index="month", columns="replication", values=metric)
-            _band(ax, table, result.scenario.name)
+            mean, low, high = monthly_band(result, metric)
+            months = np.arange(len(mean))
+            ax.fill_between(months, low, high, alpha=0.2)
+            ax.plot(months, mean, label=result.scenario.name)
         ax.set_title(metric.replace("_", " "))
         ax.set_xlabel("month")
-        ax.legend(fontsize=8)
+        _few_ticks(ax)
     for ax in list(axes.flat)[len(metrics) :]:
         ax.set_visible(False)
-    figure.tight_layout()
+    # One legend for every panel (the runs are the same in each): one to lay out, not one a panel.
+    figure.legend(*axes.flat[0].get_legend_handles_labels(), loc="upper center", ncol=2, fontsize=8)
     return figure
 
 
-def plot_causes(run: SimulationResult | Comparison):
-    """Churn and complaints by cause over the horizon (mean across replications), per run."""
-    import matplotlib.pyplot as plt
+def _few_ticks(ax: Any, axis: str = "both") -> None:
+    from matplotlib.ticker import MaxNLocator
 
-    figure, axes = plt.subplots(1, 2, figsize=(11, 3.5))
+    if axis in ("both", "x"):
+        ax.xaxis.set_major_locator(MaxNLocator(TICKS, integer=True))
+    if axis in ("both", "y"):
+        ax.yaxis.set_major_locator(MaxNLocator(TICKS))
+
+
+def plot_causes(run: SimulationResult | Comparison):
+    """Churn and complaints by cause over the horizon (mean across replications), per run.
+
+    Returns a :class:`ScreenFigure`.
+    """
+    results = _runs(run)
+    names = [r.scenario.name for r in results]
+    figure = screen_figure(figsize=(11, 3.5))
+    axes = figure.subplots(1, 2)
+    # Room for the longest name at 10 pt (about 0.085 in a character), fixed rather than found by a
+    # layout engine (which would draw the figure twice); the right panel shares the left's names.
+    left = min(0.45, (0.25 + 0.085 * max(len(n) for n in names)) / 11)
+    figure.subplots_adjust(left=left, right=0.98, bottom=0.12, top=0.9, wspace=0.05)
+    axes[1].tick_params(labelleft=False)
     for ax, causes, title in (
         (axes[0], CHURN_CAUSES, "customers lost, by cause"),
         (axes[1], COMPLAINT_CAUSES, "complaints, by cause"),
     ):
-        results = _runs(run)
-        means = pd.DataFrame({r.scenario.name: r.totals()[list(causes)].mean() for r in results}).T
-        means.columns = [c.split("_", 1)[1].replace("_", " ") for c in causes]
-        means.plot.barh(stacked=True, ax=ax)
+        means = np.array([r.totals()[list(causes)].mean().to_numpy() for r in results])
+        left = np.zeros(len(results))
+        for index, cause in enumerate(causes):
+            label = cause.split("_", 1)[1].replace("_", " ")
+            ax.barh(names, means[:, index], left=left, label=label)
+            left = left + means[:, index]
         ax.set_title(title)
         ax.legend(fontsize=8)
-    figure.tight_layout()
+        _few_ticks(ax, "x")
     return figure
 
 
@@ -274,11 +380,86 @@ DEFAULT_LEVERS = (
 )
 
 
+EXPLORER_METRICS = ("active", "net_revenue", "churn_rate", "complaints_per_1000")
+
+
+class _LiveChart:
+    """The explorer's chart: one figure built once, whose reform lines and bands are updated in
+    place on every redraw (the baseline's are drawn once: it does not change) and rendered to one
+    PNG at screen resolution."""
+
+    def __init__(self, metrics: Sequence[str]):
+        self.metrics = tuple(metrics)
+        rows = math.ceil(len(self.metrics) / 2)
+        height = 3.0 * rows
+        self.figure = screen_figure(figsize=(11, height))
+        self.axes = list(self.figure.subplots(rows, 2, squeeze=False).flat)
+        self.figure.subplots_adjust(
+            left=0.8 / 11, right=1 - 0.2 / 11, bottom=0.55 / height, top=1 - 0.6 / height, wspace=0.22,
+            hspace=0.38,
+        )  # fmt: skip
+        for ax in self.axes[len(self.metrics) :]:
+            ax.set_visible(False)
+        self.artists: dict[tuple[str, str], tuple[Any, Any]] = {}
+        self.limits: dict[tuple[str, str], tuple[float, float]] = {}
+        self.baseline: SimulationResult | None = None
+        self.legend: Any = None
+
+    def _draw(self, ax: Any, metric: str, role: str, result: SimulationResult) -> None:
+        mean, low, high = monthly_band(result, metric)
+        months = np.arange(len(mean))
+        if (metric, role) in self.artists and hasattr(self.artists[metric, role][1], "set_data"):
+            line, band = self.artists[metric, role]
+            line.set_data(months, mean)
+            band.set_data(months, low, high)
+        else:
+            if (metric, role) in self.artists:  # matplotlib < 3.10: a band cannot be moved
+                self.artists[metric, role][1].remove()
+            color = "tab:blue" if role == "baseline" else "tab:orange"
+            band = ax.fill_between(months, low, high, alpha=0.2, color=color)
+            if (metric, role) in self.artists:
+                line = self.artists[metric, role][0]
+                line.set_data(months, mean)
+            else:
+                label = result.scenario.name if role == "baseline" else "with the levers as set"
+                (line,) = ax.plot(months, mean, color=color, label=label)
+            self.artists[metric, role] = (line, band)
+        values = np.concatenate([mean, low, high])
+        values = values[np.isfinite(values)]
+        self.limits[metric, role] = (values.min(), values.max()) if len(values) else (0.0, 1.0)
+
+    def update(self, comparison: Comparison) -> bytes:
+        """Redraw for ``comparison`` and return the chart as PNG bytes."""
+        fresh_baseline = comparison.baseline is not self.baseline
+        for ax, metric in zip(self.axes, self.metrics, strict=False):
+            if fresh_baseline:
+                self._draw(ax, metric, "baseline", comparison.baseline)
+            self._draw(ax, metric, "reform", comparison.reform)
+            low = min(self.limits[metric, role][0] for role in ("baseline", "reform"))
+            high = max(self.limits[metric, role][1] for role in ("baseline", "reform"))
+            pad = (high - low) * 0.05 or abs(high) * 0.05 or 1.0
+            ax.set_ylim(low - pad, high + pad)
+            ax.set_xlim(0, max(len(self.artists[metric, "reform"][0].get_xdata()) - 1, 1))
+            if fresh_baseline:
+                ax.set_title(metric.replace("_", " "))
+                ax.set_xlabel("month")
+                _few_ticks(ax)
+        if fresh_baseline:
+            if self.legend is not None:
+                self.legend.remove()
+            self.legend = self.figure.legend(
+                *self.axes[0].get_legend_handles_labels(), loc="upper center", ncol=2, fontsize=8
+            )
+        self.baseline = comparison.baseline
+        return self.figure._repr_png_()
+
+
 class Explorer:
     """Re-runs a small paired comparison whenever a lever moves, and redraws its key numbers.
 
-    The population is small (a few thousand customers, a few replications) so that a change shows
-    in seconds; the same seed and paired draws make neighbouring settings differ by the policy.
+    The baseline is simulated once (:func:`simlib.shared.simulate_base`) and every lever setting is
+    compared with that run, so a redraw simulates only the reform; the same seed and draws make
+    neighbouring settings differ by the policy. The chart is one figure updated in place.
     """
 
     def __init__(
@@ -299,11 +480,18 @@ class Explorer:
         }
         self.last: Comparison | None = None
         """The comparison the widgets drew last."""
+        self._shared: Any = None
 
     def run(self, settings: Mapping[str, Any]) -> Comparison:
-        """The comparison of the baseline with the lever settings applied."""
+        """The comparison of the baseline with the lever settings applied (the numbers of
+        :func:`simlib.compare`; the baseline's run is reused from the first call)."""
+        from .shared import compare_with_base, simulate_base
+
+        if self._shared is None:
+            sizes = {k: v for k, v in self.size.items() if k != "progress"}
+            self._shared = simulate_base(self.baseline, RunSettings.resolve(self.baseline, **sizes))
         changes = {path: value for path, value in settings.items() if value is not None}
-        return compare(self.baseline, self.baseline.with_changes(changes, origin="explorer"), **self.size)
+        return compare_with_base(self._shared, self.baseline.with_changes(changes, origin="explorer"))
 
     def key_numbers(self, comparison: Comparison) -> pd.DataFrame:
         """The headline paired differences with their 90% intervals."""
@@ -326,9 +514,9 @@ class Explorer:
         return comparison.summary().loc[rows, columns]
 
     def widgets(self):
-        """Sliders and switches for the levers, wired to re-run and redraw."""
+        """Sliders and switches for the levers, wired to re-run and redraw: the key numbers (a
+        table) and the chart (one image, its figure updated in place) are replaced, not rebuilt."""
         import ipywidgets
-        from IPython.display import display
 
         controls = {}
         for lever in self.levers:
@@ -346,7 +534,9 @@ class Explorer:
                     style={"description_width": "16em"},
                     layout={"width": "40em"},
                 )
-        output = ipywidgets.Output()
+        numbers = ipywidgets.HTML()
+        image = ipywidgets.Image(format="png")
+        chart = _LiveChart(EXPLORER_METRICS)
 
         def redraw(_change: Any = None) -> None:
             settings = {
@@ -358,18 +548,13 @@ class Explorer:
                 for path, w in controls.items()
             }
             comparison = self.last = self.run(settings)
-            with output:
-                output.clear_output(wait=True)
-                display(self.key_numbers(comparison))
-                plot_over_time(comparison, ["active", "net_revenue", "churn_rate", "complaints_per_1000"])
-                import matplotlib.pyplot as plt
-
-                plt.show()
+            numbers.value = self.key_numbers(comparison).to_html(float_format=lambda v: f"{v:,.4g}")
+            image.value = chart.update(comparison)
 
         for control in controls.values():
             control.observe(redraw, names="value")
         redraw()
-        return ipywidgets.VBox([*controls.values(), output])
+        return ipywidgets.VBox([*controls.values(), ipywidgets.VBox([numbers, image])])
 
 
 def _value_at(scenario: Scenario, path: str) -> Any:

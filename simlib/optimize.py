@@ -17,7 +17,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,9 @@ from .executors import open_executor
 from .files import check_output_folder, write_atomic
 from .recommend import COVERAGE
 from .scenario import Scenario, _split_path
+
+if TYPE_CHECKING:
+    from .shared import SharedBase
 
 OBJECTIVES = ("npv_net_revenue", "net_revenue", "gross_revenue")
 CONSTRAINT_METRICS = {
@@ -348,21 +351,21 @@ def _simplex(start: np.ndarray, step: float) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _PolicyPoint:
-    """One candidate policy to simulate against the base (plain data: it may travel to a worker)."""
+    """One candidate policy to simulate against the base's kept run (plain data: it may travel to
+    a worker)."""
 
-    base: Scenario
+    shared: SharedBase
     changes: Mapping[str, Any]
     objective: str
     metrics: tuple[str, ...]
-    size: Mapping[str, Any]
 
 
 def _simulate_point(point: _PolicyPoint) -> PointResult:
-    from .runner import compare
+    from .shared import compare_with_base
 
-    comparison = compare(
-        point.base, point.base.with_changes(point.changes), progress=False, workers=1, **point.size
-    )
+    # Only the candidate runs: the base was simulated once for the whole search (same numbers as
+    # a paired run; the base's totals are computed once per process).
+    comparison = compare_with_base(point.shared, point.shared.scenario.with_changes(point.changes))
     totals = comparison.reform.totals()
     objective = (totals[point.objective] - comparison.baseline.totals()[point.objective]).to_numpy(
         dtype=float
@@ -512,15 +515,21 @@ def optimise_policy(
     def changes(x: tuple[float, ...]) -> dict[str, Any]:
         return {lever.path: (int(v) if lever.integer else v) for lever, v in zip(checked, x, strict=True)}
 
-    def evaluate(x: tuple[float, ...]) -> PointResult:
-        return _simulate_point(_PolicyPoint(base, changes(x), objective, metrics, size))
+    from .runner import RunSettings
+    from .shared import simulate_base
 
+    settings = RunSettings.resolve(base, **size)
     with open_executor(workers, scheduler) as executor:
+        # The base is simulated once (its chunks on the pool); every candidate is compared with it.
+        shared = simulate_base(base, settings, executor)
+
+        def evaluate(x: tuple[float, ...]) -> PointResult:
+            return _simulate_point(_PolicyPoint(shared, changes(x), objective, metrics))
 
         def map_points(_: Callable, xs: list) -> list:
             return list(
                 executor.map(
-                    _simulate_point, [_PolicyPoint(base, changes(x), objective, metrics, size) for x in xs]
+                    _simulate_point, [_PolicyPoint(shared, changes(x), objective, metrics) for x in xs]
                 )
             )
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
-from .distributions import Distribution
+from .distributions import Distribution, StrictNumbers
 
 Share = Annotated[float, Field(ge=0, le=1)]
 NonNegative = Annotated[float, Field(ge=0)]
@@ -31,8 +31,10 @@ def param(default: Any, label: str, unit: str, source: str | None = None, **cons
     return Field(default, description=label, json_schema_extra=extra, **constraints)
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Section(StrictNumbers):
+    # StrictNumbers: no booleans as numbers, no infinities, money bounded (docs/model.md §
+    # "Scenario files").
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class UsageTier(_Section):
@@ -60,7 +62,7 @@ class Fees(_Section):
         "graduated: each band's price applies to the units in it; volume: the band reached prices all units",
         "choice",
     )
-    transaction_fee_percent: NonNegative = param(
+    transaction_fee_percent: Annotated[float, Field(ge=0, le=100)] = param(
         0.0, "Per-transaction fee as a percentage of transaction value", "%"
     )
     transaction_fee_fixed: NonNegative = param(0.0, "Fixed fee per transaction", "{cur}/unit")

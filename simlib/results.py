@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from .files import check_output_folder, write_atomic
-from .metrics import COUNTED, derive
+from .metrics import derive
+from .model.counts import COUNTED
 from .scenario import Scenario
 
 COVERAGE = 0.9
@@ -124,6 +125,7 @@ class SimulationResult:
         self._monthly: pd.DataFrame | None = None
         self._by_month: pd.DataFrame | None = None
         self._totals: dict[str | None, pd.DataFrame] = {}
+        self._summaries: dict[tuple[float, str | None], pd.DataFrame] = {}
 
     @property
     def currency(self) -> str:
@@ -176,33 +178,36 @@ class SimulationResult:
         discount = (1.0 + annual) ** (-(np.arange(months) + 1) / 12.0)
         sums = monthly.groupby(level="replication").sum(numeric_only=True)
         last = monthly.xs(months - 1, level="month")
-        out = pd.DataFrame(index=sums.index)
-        for name in (
-            "net_revenue",
-            "gross_revenue",
-            "refunds",
-            "total_cost",
-            "fines",
-            "acquired",
-            "churned",
-            "churned_baseline",
-            "churned_price",
-            "churned_price_rise",
-            "churned_complaint",
-            "complaints",
-            "complaints_surprise",
-            "complaints_billing_error",
-            "complaints_fee_increase",
-            "complaints_penalty_fee",
-            "complaints_resolved",
-            "complaints_unresolved",
-            "complaints_escalated",
-            "billing_errors_made",
-            "billing_errors_found_by_audit",
-            "billing_errors_refunded_on_complaint",
-            "compliance_breaches",
-        ):
-            out[name] = sums[name]
+        # Gathered in a dict and made a frame once (inserting columns one by one costs more than
+        # the sums): a sweep or an optimisation computes these totals for every variant.
+        out: dict[str, Any] = {
+            name: sums[name]
+            for name in (
+                "net_revenue",
+                "gross_revenue",
+                "refunds",
+                "total_cost",
+                "fines",
+                "acquired",
+                "churned",
+                "churned_baseline",
+                "churned_price",
+                "churned_price_rise",
+                "churned_complaint",
+                "complaints",
+                "complaints_surprise",
+                "complaints_billing_error",
+                "complaints_fee_increase",
+                "complaints_penalty_fee",
+                "complaints_resolved",
+                "complaints_unresolved",
+                "complaints_escalated",
+                "billing_errors_made",
+                "billing_errors_found_by_audit",
+                "billing_errors_refunded_on_complaint",
+                "compliance_breaches",
+            )
+        }
         net = monthly["net_revenue"].unstack("month").to_numpy()
         out["npv_net_revenue"] = net @ discount
         customer_months = sums["active"]
@@ -220,7 +225,7 @@ class SimulationResult:
         out["customer_lifetime_value"] = margin * (1.0 + monthly_discount) / (monthly_discount + churn)
         for cost in [c for c in monthly.columns if c.startswith("cost_")]:
             out[cost] = sums[cost]
-        return out
+        return pd.DataFrame(out, index=sums.index)
 
     def units(self) -> dict[str, str]:
         """Unit of each summary metric, with the currency filled in."""
@@ -230,7 +235,11 @@ class SimulationResult:
 
     def summary(self, coverage: float = COVERAGE, segment: str | None = None) -> pd.DataFrame:
         """Mean, 90% interval (5th–95th percentile across replications) and MC standard error."""
-        return summarise(self.totals(segment), self.units(), coverage)
+        key = (coverage, segment)
+        if key not in self._summaries:
+            # Cached: a base compared with many variants (sweeps, optimisation) is summarised once.
+            self._summaries[key] = summarise(self.totals(segment), self.units(), coverage)
+        return self._summaries[key].copy()
 
     def plot(
         self, metric: str = "active", ax: Any = None, coverage: float = COVERAGE, label: str | None = None
@@ -282,6 +291,7 @@ class Comparison:
         self.baseline = baseline
         self.reform = reform
         self.winners_losers_counts = winners_losers
+        self._summaries: dict[float, pd.DataFrame] = {}
 
     def differences(self) -> pd.DataFrame:
         """Reform minus baseline, per replication, for every summary metric."""
@@ -290,14 +300,21 @@ class Comparison:
     def summary(self, coverage: float = COVERAGE) -> pd.DataFrame:
         """Per metric: baseline, reform and paired difference (reform − baseline), each with its
         mean and interval, plus the shares of winners and losers."""
+        if coverage not in self._summaries:
+            # Cached: a notebook prints it, saves it and writes it into result.json.
+            self._summaries[coverage] = self._summary(coverage)
+        return self._summaries[coverage].copy()
+
+    def _summary(self, coverage: float) -> pd.DataFrame:
         units = self.baseline.units()
         parts = []
         for prefix, frame in (
-            ("baseline", self.baseline.totals()),
+            ("baseline", None),
             ("reform", self.reform.totals()),
             ("difference", self.differences()),
         ):
-            table = summarise(frame, units, coverage)
+            # The baseline's own summary is cached on it: one base shared by many comparisons.
+            table = self.baseline.summary(coverage) if frame is None else summarise(frame, units, coverage)
             columns = ["mean", "low", "high"] + (["mc_standard_error"] if prefix == "difference" else [])
             parts.append(table[columns].add_prefix(f"{prefix}_"))
         out = pd.concat(parts, axis=1)

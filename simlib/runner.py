@@ -17,14 +17,14 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from .engine import ChunkResult, RunPlan, chunk_bounds, simulate_chunk
 from .errors import InputError
 from .executors import open_executor
-from .metrics import INDEX
+from .model.counts import INDEX
+from .model.engine import ChunkResult, RunPlan, chunk_bounds, simulate_chunk
+from .model.schedule import RuleAction
 from .parameters import AdjustmentRule, ScenarioModel
 from .results import Comparison, RunInfo, SimulationResult
 from .scenario import Scenario
-from .schedule import RuleAction
 
 DEFAULT_CHUNK_SIZE = 65_536
 WINNER_LOSER_THRESHOLD = 0.05

@@ -14,6 +14,8 @@ import difflib
 import itertools
 import json
 import math
+import os
+import stat
 import types
 import typing
 from collections.abc import Iterator, Mapping
@@ -25,12 +27,24 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from .distributions import Beta, LogNormal, Normal, Triangular, Uniform, _Distribution
-from .errors import Problem, ScenarioError, show_value
+from .errors import Problem, ScenarioError, os_problem, show_value
 from .parameters import Fees, ScenarioModel
 
 DEFAULT = "default"
 COMMAND_LINE = "command line"
 _MAX_EXTENDS_DEPTH = 16
+
+#: Limits of a scenario file, checked before it is parsed (docs/model.md, "Scenario files").
+MAX_FILE_BYTES = 1 << 20
+MAX_DEPTH = 20
+MAX_ALIASES = 100
+MAX_NODES = 100_000
+#: Where ``extends`` may also point, besides the naming file's own folder tree: the shipped
+#: scenarios, and the folders in this variable (separated by os.pathsep) or given with
+#: ``simlib --scenario-root DIR``.
+ROOTS_VARIABLE = "SIMLIB_SCENARIO_ROOTS"
+SHIPPED_SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+SCENARIO_SUFFIXES = (".yaml", ".yml")
 
 
 @dataclass(frozen=True)
@@ -218,6 +232,28 @@ def diff(base: Scenario, other: Scenario) -> list[tuple[Parameter, Parameter | N
 
 
 _IDENTITY = {"name", "label", "description"}
+_SIZES = ("customers", "months", "replications", "seed")
+
+
+def unused_sizes(reform: Scenario, base: Scenario, given: Mapping[str, Any]) -> str | None:
+    """One line saying which of a reform's own ``simulation`` sizes a paired run does not use.
+
+    A reform is simulated on the baseline's customers and draws, so the baseline's sizes (or those
+    ``given`` on the command line) apply to both; a reform file stating other sizes is told so
+    rather than silently overruled. None when nothing is overruled.
+    """
+    mine, theirs = reform.simulation, base.simulation
+    differ = [k for k in _SIZES if given.get(k) is None and getattr(mine, k) != getattr(theirs, k)]
+    if not differ:
+        return None
+    stated = ", ".join(f"{k} {getattr(mine, k)}" for k in differ)
+    used = ", ".join(f"{k} {getattr(theirs, k)}" for k in differ)
+    return (
+        f"{reform.name} states simulation {stated}, but it is paired with the baseline on the same "
+        f"customers and draws, so the baseline's {used} are used (set them with "
+        + ", ".join(f"--{k}" for k in differ)
+        + ")"
+    )
 
 
 def _missing(path: str, like: Parameter) -> Parameter:
@@ -254,59 +290,253 @@ def _construct_mapping_once(loader: _StrictLoader, node: yaml.MappingNode, deep:
 
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping_once)
 
+REPLACE_TAG = "!replace"
+
+
+class ReplacedList(list):
+    """A list a child file marks ``!replace``: it replaces the parent's list whole instead of
+    merging into it by name."""
+
+
+def _construct_replaced(loader: _StrictLoader, node: yaml.Node) -> ReplacedList:
+    if not isinstance(node, yaml.SequenceNode):
+        raise yaml.constructor.ConstructorError(
+            None, None, f"{REPLACE_TAG} marks a list (- items)", node.start_mark
+        )
+    return ReplacedList(loader.construct_sequence(node, deep=True))
+
+
+_StrictLoader.add_constructor(REPLACE_TAG, _construct_replaced)
+
+
+def _problem(path: Path, message: str, key: str = "") -> ScenarioError:
+    return ScenarioError([Problem(str(path), key, message)])
+
+
+def _read_text(path: Path) -> str:
+    """The file's text, refused before reading when it is not a small regular UTF-8 file."""
+    try:
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise _problem(path, "is a folder, not a scenario file")
+        if not stat.S_ISREG(info.st_mode):
+            raise _problem(path, "not a regular file (a device, pipe or socket cannot be a scenario)")
+        if info.st_size > MAX_FILE_BYTES:
+            raise _problem(
+                path, f"is {_size(info.st_size)}; a scenario file may be at most {_size(MAX_FILE_BYTES)}"
+            )
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise _problem(path, "file not found") from None
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop on some Pythons
+        raise _problem(path, f"cannot be read: {os_problem(exc)}") from None
+    if len(data) > MAX_FILE_BYTES:  # grew since stat
+        raise _problem(path, f"is larger than {_size(MAX_FILE_BYTES)}, the limit for a scenario file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _problem(path, "not a UTF-8 text file") from None
+
+
+def _size(count: int) -> str:
+    return f"{count / 2**20:.3g} MiB" if count >= 2**20 else f"{count:,} bytes"
+
+
+def _check_shape(text: str, path: Path) -> None:
+    """Refuse, before building anything, YAML nested deeper than :data:`MAX_DEPTH`, with more than
+    :data:`MAX_ALIASES` aliases, or expanding to more than :data:`MAX_NODES` values.
+
+    Walks the event stream (the parser is iterative, so nothing here can recurse): an alias counts
+    as the whole node it repeats, so a "billion laughs" bomb is refused after a few hundred bytes
+    instead of filling the memory.
+    """
+    loader = _StrictLoader(text)
+    try:
+        depth = aliases = 0
+        sizes: dict[str, int] = {}
+        open_nodes: list[list[Any]] = [[0, None]]  # [values so far, anchor] per open collection
+        while loader.check_event():
+            event = loader.get_event()
+            line = event.start_mark.line + 1 if event.start_mark else 0
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise _problem(path, f"nested more than {MAX_DEPTH} levels deep (line {line})")
+                open_nodes.append([1, event.anchor])
+                if event.anchor is not None:
+                    sizes.pop(event.anchor, None)  # redefined: unknown until the node is closed
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+                count, anchor = open_nodes.pop()
+                if anchor is not None:
+                    sizes[anchor] = count
+                open_nodes[-1][0] += count
+            elif isinstance(event, yaml.ScalarEvent):
+                open_nodes[-1][0] += 1
+                if event.anchor is not None:
+                    sizes[event.anchor] = 1
+            elif isinstance(event, yaml.AliasEvent):
+                if event.anchor in {anchor for _, anchor in open_nodes}:
+                    raise _problem(path, f"a YAML alias refers to the node it is inside (line {line})")
+                aliases += 1
+                if aliases > MAX_ALIASES:
+                    raise _problem(
+                        path, f"uses more than {MAX_ALIASES} YAML aliases (*name); write the values out"
+                    )
+                open_nodes[-1][0] += sizes.get(event.anchor, 1)
+            if sum(count for count, _ in open_nodes) > MAX_NODES:
+                raise _problem(
+                    path,
+                    f"expands to more than {MAX_NODES:,} values (line {line}); YAML aliases repeat too much",
+                )
+    finally:
+        loader.dispose()
+
+
+def _yaml_problem(exc: yaml.YAMLError, text: str, path: Path) -> ScenarioError:
+    """A YAML syntax error as one line with its position; the file's text is never quoted."""
+    mark = getattr(exc, "problem_mark", None)
+    position = getattr(exc, "position", None)  # a ReaderError (bad character) has no mark
+    if mark is not None:
+        where = f"line {mark.line + 1}, column {mark.column + 1}"
+    elif position is not None:
+        before = text[:position]
+        where = f"line {before.count(chr(10)) + 1}, column {position - before.rfind(chr(10))}"
+    else:
+        where = "unknown position"
+    reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return _problem(path, f"not valid YAML at {where}: {reason}")
+
+
+def _kind(value: Any) -> str:
+    """What a value is, in words: error lines about a file that is not a scenario never quote it."""
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    return f"a {type(value).__name__}"
+
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ScenarioError([Problem(str(path), "", "file not found")])
+    """A scenario file's mapping; every way it can fail is one line naming the file, never quoting a
+    file that is not a scenario."""
+    text = _read_text(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        _check_shape(text, path)
         data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader: no arbitrary objects
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        position = getattr(exc, "position", None)  # a ReaderError (bad character) has no mark
-        if mark is not None:
-            where = f"line {mark.line + 1}, column {mark.column + 1}"
-        elif position is not None:
-            before = text[:position]
-            where = f"line {before.count(chr(10)) + 1}, column {position - before.rfind(chr(10))}"
-        else:
-            where = "unknown position"
-        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ScenarioError([Problem(str(path), "", f"not valid YAML at {where}: {reason}")]) from None
-    except UnicodeDecodeError:
-        raise ScenarioError([Problem(str(path), "", "not a UTF-8 text file")]) from None
-    if data is None:
-        return {}
+        raise _yaml_problem(exc, text, path) from None
+    except (RecursionError, MemoryError) as exc:
+        raise _problem(path, f"cannot be read: {os_problem(exc)}") from None
+    if data is None or data == {}:
+        raise _problem(
+            path,
+            "holds no settings (empty, or only comments); a scenario needs at least "
+            "`extends:` or one section",
+        )
     if not isinstance(data, dict):
-        raise ScenarioError(
-            [Problem(str(path), "", f"expected a mapping of keys at the top, got {show_value(data)}")]
+        raise _problem(path, f"expected a mapping of keys at the top, got {_kind(data)}")
+    known = set(ScenarioModel.model_fields) | {"extends"}
+    keys = [k for k in data if isinstance(k, str)]
+    if not any(k in known or difflib.get_close_matches(k, known, n=1, cutoff=0.6) for k in keys):
+        raise _problem(
+            path,
+            "not a scenario file: no top-level key is a scenario section (such as extends, fees, population)",
         )
     return data
 
 
+def scenario_roots() -> list[Path]:
+    """Folders ``extends`` may reach outside the naming file's own folder tree: the shipped
+    scenarios and those listed in ``SIMLIB_SCENARIO_ROOTS``."""
+    roots = [SHIPPED_SCENARIOS]
+    for entry in os.environ.get(ROOTS_VARIABLE, "").split(os.pathsep):
+        if entry.strip():
+            roots.append(Path(entry.strip()).expanduser())
+    out = []
+    for root in roots:
+        try:
+            out.append(root.resolve(strict=True))
+        except (OSError, RuntimeError):
+            continue  # a root that does not exist allows nothing
+    return out
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _real(path: Path) -> Path:
+    """The file behind every symbolic link; a loop or a dangling link is one line."""
+    try:
+        return path.resolve(strict=True)
+    except FileNotFoundError:
+        raise _problem(path, "file not found") from None
+    except (OSError, RuntimeError) as exc:
+        raise _problem(path, f"cannot be read: {os_problem(exc)}") from None
+
+
+def _parent_file(path: Path, name: Any) -> Path:
+    """The file an ``extends`` names, if the rule allows it (docs/model.md, "Scenario files"):
+    a ``.yaml``/``.yml`` file, named relative to the naming file, inside that file's folder tree
+    or inside an allowed scenarios root (symbolic links followed before checking). An absolute
+    path is accepted only inside an allowed root."""
+    if not isinstance(name, str) or not name.strip():
+        raise _problem(path, f"must be a file name, got {show_value(name)}", "extends")
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise _problem(path, "must be a file name without control characters", "extends")
+    target = Path(name)
+    if target.suffix.lower() not in SCENARIO_SUFFIXES:
+        raise _problem(path, f"must name a .yaml or .yml scenario file (got {show_value(name)})", "extends")
+    roots = scenario_roots()
+    home = _real(path).parent
+    candidate = path.parent / target
+    try:
+        exists = candidate.is_file()
+        real = candidate.resolve(strict=exists)
+    except (OSError, RuntimeError) as exc:
+        raise _problem(
+            path, f"parent scenario {name!r} cannot be read: {os_problem(exc)}", "extends"
+        ) from None
+    allowed = any(_inside(real, root) for root in roots)
+    if not allowed and (target.is_absolute() or not _inside(real, home)):
+        where = "an absolute path" if target.is_absolute() else "outside this file's folder"
+        raise _problem(
+            path,
+            f"parent scenario {name!r} is {where}; extends may name only files in this file's folder "
+            f"tree or in an allowed scenarios root (simlib --scenario-root DIR, or {ROOTS_VARIABLE})",
+            "extends",
+        )
+    if not exists:
+        raise _problem(path, f"parent scenario {name!r} not found", "extends")
+    return candidate
+
+
 def _resolve(path: Path, depth: int, chain: tuple[Path, ...]) -> tuple[dict, dict[str, str]]:
-    resolved = path.resolve()
+    resolved = _real(path)
     if resolved in chain:
         names = " → ".join(p.name for p in (*chain, resolved))
-        raise ScenarioError([Problem(str(path), "extends", f"circular inheritance: {names}")])
+        raise _problem(path, f"circular inheritance: {names}", "extends")
     if depth > _MAX_EXTENDS_DEPTH:
-        raise ScenarioError([Problem(str(path), "extends", "inheritance chain is too deep")])
+        raise _problem(path, "inheritance chain is too deep", "extends")
     data = _read_yaml(path)
     parent_name = data.pop("extends", None)
     if parent_name is None:
         return data, {leaf: path.name for leaf in _leaf_paths(data, "")}
-    if not isinstance(parent_name, str) or not parent_name.strip():
-        raise ScenarioError(
-            [Problem(str(path), "extends", f"must be a file name, got {show_value(parent_name)}")]
-        )
-    parent_path = path.parent / parent_name
-    if not parent_path.is_file():
-        raise ScenarioError([Problem(str(path), "extends", f"parent scenario {parent_name!r} not found")])
+    parent_path = _parent_file(path, parent_name)
     base, origins = _resolve(parent_path, depth + 1, (*chain, resolved))
     base.pop("name", None)
     base.pop("label", None)
     base.pop("description", None)
     origins = {k: v for k, v in origins.items() if k not in _IDENTITY}
+    problems = _merge_problems(base, data, "", str(path))
+    if problems:
+        raise ScenarioError(problems)
     merged = _merge(base, data)
     stated, replaced = _stated_paths(base, data, "")
     for covered in (*replaced, *stated):
@@ -332,7 +562,8 @@ def _stated_paths(base: Any, change: Any, prefix: str) -> tuple[list[str], list[
         return stated, replaced
     if isinstance(change, list) and change and all(isinstance(v, dict) for v in change):
         names = [item["name"] for item in base] if _named_items(base) else []
-        if _named_items(change) and {item["name"] for item in change} <= set(names):
+        merged_by_name = not isinstance(change, ReplacedList) and _named_items(change)
+        if merged_by_name and {item["name"] for item in change} <= set(names):
             stated = []
             for item in change:
                 index = names.index(item["name"])
@@ -340,6 +571,60 @@ def _stated_paths(base: Any, change: Any, prefix: str) -> tuple[list[str], list[
             return stated, []
         return list(_leaf_paths(change, prefix)), [prefix]
     return [prefix], []
+
+
+_ITEM_WORDS = {"segments": "segment", "adjustment_rules": "rule"}
+
+
+def _merge_problems(base: Any, change: Any, prefix: str, source: str) -> list[Problem]:
+    """What is wrong with a child's named lists before they merge into the parent's.
+
+    A list of named items (segments, adjustment rules) merges into the parent's by name; every name
+    must be one of the parent's, and appear once. A child that means to replace the whole list
+    says so with ``!replace``. Without this rule a typo in a name silently replaced all the
+    parent's items.
+    """
+    if _looks_like_distribution(change) or _looks_like_distribution(base):
+        return []
+    if isinstance(base, dict) and isinstance(change, dict):
+        problems: list[Problem] = []
+        for key, value in change.items():
+            if key in base:
+                path = f"{prefix}.{key}" if prefix else str(key)
+                problems += _merge_problems(base[key], value, path, source)
+        return problems
+    if isinstance(change, ReplacedList) or not _named_items(base) or not isinstance(change, list):
+        return []
+    word = _ITEM_WORDS.get(prefix.rsplit(".", 1)[-1], "item")
+    names = [item["name"] for item in base]
+    hint = f"write `{prefix.rsplit('.', 1)[-1]}: {REPLACE_TAG}` to replace the parent's list whole"
+    problems = []
+    seen: set[Any] = set()
+    for index, item in enumerate(change):
+        where = f"{prefix}[{index}]"
+        if not isinstance(item, dict) or "name" not in item:
+            problems.append(
+                Problem(source, where, f"a {word} merged into the parent's list needs a name; or {hint}")
+            )
+            continue
+        name = item["name"]
+        if name in seen:
+            problems.append(
+                Problem(source, f"{where}.name", f"duplicate {word} name (got {show_value(name)})")
+            )
+        seen.add(name)
+        if name not in names:
+            guess = difflib.get_close_matches(str(name), [str(n) for n in names], n=1, cutoff=0.6)
+            did_you_mean = f"; did you mean {guess[0]!r}?" if guess else ""
+            problems.append(
+                Problem(
+                    source,
+                    f"{where}.name",
+                    f"no {word} {show_value(name)} in the parent's list "
+                    f"({', '.join(map(str, names))}){did_you_mean} To add or drop {word}s, {hint}",
+                )
+            )
+    return problems
 
 
 def _covers(new_leaf: str, old_leaf: str) -> bool:
@@ -366,6 +651,8 @@ def _merge(base: Any, change: Any) -> Any:
         for key, value in change.items():
             out[key] = _merge(base[key], value) if key in base else copy.deepcopy(value)
         return out
+    if isinstance(change, ReplacedList):
+        return copy.deepcopy(list(change))
     if _named_items(base) and _named_items(change):
         by_name = {item["name"]: item for item in base}
         changed = {item["name"] for item in change}
@@ -411,6 +698,16 @@ def _apply_override(raw: dict, key: str, value: Any, origin: str, origins: dict[
     parts = _split_path(key)
     if not parts:
         return [Problem(source, key, "empty key path")]
+    if parts[0] == "extends":
+        # Inheritance is resolved when the file is read; an override comes after it.
+        return [
+            Problem(
+                source,
+                key,
+                "cannot be overridden: extends is read from the scenario file (write "
+                "`extends: baseline.yaml` in the file instead)",
+            )
+        ]
     node: Any = raw
     model: Any = ScenarioModel
     walked: list[str] = []
@@ -643,7 +940,10 @@ def _pydantic_problems(exc: ValidationError, source: str, raw: Any = None) -> li
             message = _unknown_key_message(
                 key, [walked] if walked else [], fields, walked or "top level"
             ).replace(f"{walked}.{walked}.", f"{walked}.")
-            message += f" (value {show_value(error['input'])})"
+            if parent:
+                # A top-level key's value is a whole section of what may not be a scenario at all
+                # (a file named by mistake): it is named, never quoted.
+                message += f" (value {show_value(error['input'])})"
             problem = Problem(source, path, message)
         else:
             value = error.get("input", _lookup(raw, clean) if raw is not None else None)

@@ -924,14 +924,17 @@ def run_sensitivity(
         settings.seed,
     )
     points = np.vstack([design, tornado])
+    # A point met twice (Morris trajectories cross on the grid; a tornado row may be a design point)
+    # is simulated once: on common random numbers its outputs are the same both times.
+    unique, inverse = np.unique(points, axis=0, return_inverse=True)
     with open_executor(workers, scheduler, kind="process") as executor:
         values = _evaluate(
             partial(_evaluate_point, model),
-            points,
+            unique,
             executor,
             progress,
-            f"{method}: {len(points)} points × {settings.replications} reps",
-        )
+            f"{method}: {len(unique)} points × {settings.replications} reps",
+        )[np.asarray(inverse).reshape(-1)]
     found = values[: len(design)]
     if method == "sobol":
         estimate = _sobol_analysis(problem, design, found, int(seed), second_order=False)
@@ -950,6 +953,7 @@ def run_sensitivity(
         "evaluations": len(points),
         "design_evaluations": len(design),
         "tornado_evaluations": len(tornado),
+        "points_simulated": len(unique),
         "seed": int(seed),
         "bootstrap_seed": _bootstrap_seed(int(seed)),
         "bootstrap_resamples": BOOTSTRAP_RESAMPLES,

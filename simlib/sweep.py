@@ -33,8 +33,9 @@ from .executors import open_executor
 from .metrics import KEY_METRICS
 from .parameters import Fees, ScenarioModel
 from .results import SUMMARY_METRICS, check_output_folder, write_atomic
-from .runner import RunSettings, compare
+from .runner import RunSettings
 from .scenario import Scenario, _split_path, parse_assignment
+from .shared import SharedBase, compare_with_base, simulate_base
 
 SHARE_METRICS = ("winners_share", "losers_share")
 """Metrics that are already paired (shares of customers whose bill fell / rose by more than 5%):
@@ -252,29 +253,16 @@ def _container(annotation: Any) -> Any:
 
 @dataclass(frozen=True)
 class _VariantTask:
-    """One variant's paired comparison, as handed to a worker (scenarios pickle)."""
+    """One variant's comparison with the shared base, as handed to a worker (both pickle)."""
 
-    base: Scenario
+    shared: SharedBase
     variant: Scenario
-    customers: int
-    months: int
-    replications: int
-    seed: int
 
 
 def _evaluate(task: _VariantTask) -> pd.DataFrame:
-    """Run one variant against the base; return only the summary (small), never the runs."""
-    comparison = compare(
-        task.base,
-        task.variant,
-        customers=task.customers,
-        months=task.months,
-        replications=task.replications,
-        seed=task.seed,
-        workers=1,
-        progress=False,
-    )
-    return comparison.summary()
+    """Run one variant against the base's kept run; return only the summary (small), never the
+    runs."""
+    return compare_with_base(task.shared, task.variant).summary()
 
 
 def _build_variants(
@@ -340,10 +328,12 @@ def run_sweep(
 ) -> SweepResult:
     """Evaluate many variants of a base scenario, each paired with the base on the same draws.
 
-    Every variant is built (``base.with_changes``) and checked before anything runs. Each is then
-    compared with the base by :func:`simlib.runner.compare` with the same sizes and seed, so all
-    variants share the base's customers and draws; variants run in parallel, one per worker.
-    Results do not depend on ``workers`` or ``scheduler``.
+    Every variant is built (``base.with_changes``) and checked before anything runs. The base is
+    then simulated once (its chunks in parallel) and each variant is compared with that run
+    (:func:`simlib.shared.compare_with_base`: the numbers of :func:`simlib.runner.compare` with the
+    same sizes and seed, at the cost of one run), so all variants share the base's customers and
+    draws; variants run in parallel, one per worker. Results do not depend on ``workers`` or
+    ``scheduler``.
 
     Parameters
     ----------
@@ -376,9 +366,9 @@ def run_sweep(
         raise InputError("a sweep needs at least one variant")
     settings = RunSettings.resolve(base, customers, months, replications, seed)
     scenarios = _build_variants(base, variants, settings)
-    sizes = (settings.customers, settings.months, settings.replications, settings.seed)
-    tasks = [_VariantTask(base, scenario, *sizes) for scenario in scenarios]
     with open_executor(workers, scheduler, kind="process") as executor:
+        shared = simulate_base(base, settings, executor)
+        tasks = [_VariantTask(shared, scenario) for scenario in scenarios]
         summaries = list(
             tqdm(
                 executor.map(_evaluate, tasks),

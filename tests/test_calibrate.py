@@ -23,7 +23,7 @@ from scipy import integrate, special, stats
 import simlib
 from simlib import calibrate as cal
 from simlib.errors import InputError
-from simlib.metrics import INDEX
+from simlib.model.counts import INDEX
 from simlib.runner import simulate
 
 matplotlib.use("Agg")

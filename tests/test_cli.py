@@ -54,6 +54,41 @@ def test_entry_point_is_installed():
     assert SIMLIB.is_file()
 
 
+HEAVY = ("pandas", "numpy", "scipy", "matplotlib", "pydantic", "papermill", "numba")
+COMMANDS = (
+    "run", "compare", "batch", "brief", "sweep", "optimize", "sensitivity", "calibrate",
+    "validate", "describe", "diff", "schema", "demo",
+)  # fmt: skip
+
+
+def test_help_imports_no_machinery():
+    """--help (the group's and every command's) loads none of the heavy libraries: each command
+    imports its machinery when it runs, so help is instant. A module-set check, not a timing."""
+    probe = (
+        "import sys\n"
+        "from simlib.cli import main\n"
+        "for args in [['--help'], *[[c, '--help'] for c in sys.argv[1:]]]:\n"
+        "    try:\n"
+        "        main(args, standalone_mode=False)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})), file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, *COMMANDS], capture_output=True, text=True, timeout=60, check=True
+    )
+    loaded = set(result.stderr.split())
+    assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+    for command in COMMANDS:
+        assert f"{command} " in result.stdout or f"{command}\n" in result.stdout
+
+
+def test_help_choices_match_the_machinery():
+    from simlib import cli, optimize
+
+    assert cli.OBJECTIVES == optimize.OBJECTIVES
+
+
 def test_validate_good_files():
     files = [*sorted(SHIPPED.glob("*.yaml")), BASE, FIXTURES / "child.yaml"]
     result = simlib_command("validate", *files)

@@ -22,8 +22,9 @@ from montecarlo import Z
 from scipy import special
 
 import simlib
-from simlib.draws import Purpose, customer_keys, stream_key, uniform
-from simlib.metrics import COUNTED, INDEX
+from simlib.model.counts import COUNTED, INDEX
+from simlib.model.draws import customer_keys, uniform
+from simlib.model.keys import Purpose, stream_key
 
 """Tolerance in standard errors for every statistical assertion."""
 

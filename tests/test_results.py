@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 import simlib
-from simlib.metrics import COUNTED, INDEX, derive
+from simlib.metrics import derive
+from simlib.model.counts import COUNTED, INDEX
 from simlib.results import RunInfo, SimulationResult
 
 SCENARIO = simlib.from_dict(

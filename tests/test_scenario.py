@@ -106,7 +106,9 @@ def test_unnamed_lists_are_replaced_whole():
     assert [(t.up_to, t.unit_price) for t in child.fees.usage_tiers] == [(30, 0.6), (None, 0.4)]
 
 
-def test_extends_chains_and_resolves_relative_to_the_naming_file():
+def test_extends_chains_and_resolves_relative_to_the_naming_file(monkeypatch):
+    # nested/cousin.yaml extends ../base.yaml, outside its own folder: allowed by a scenarios root.
+    monkeypatch.setenv("SIMLIB_SCENARIO_ROOTS", str(FIXTURES))
     grandchild = load(FIXTURES / "grandchild.yaml")
     assert grandchild.name == "grandchild"  # a file without a name is named after itself
     assert grandchild.fees.penalty_fee == 3
@@ -117,11 +119,9 @@ def test_extends_chains_and_resolves_relative_to_the_naming_file():
     assert cousin.fees.monthly_fee == 25
 
 
-def test_empty_file_is_the_default_scenario():
-    empty = load(FIXTURES / "empty.yaml")
-    assert empty.name == "empty"
-    assert empty.model == ScenarioModel(name="empty")
-    assert {p.origin for p in empty.parameters() if p.path != "name"} == {DEFAULT}
+def test_an_empty_file_is_refused_not_run_on_defaults():
+    assert only_problem(FIXTURES / "empty.yaml").message.startswith("holds no settings")
+    assert ScenarioModel(name="empty").name == "empty"  # the defaults remain the API's (from_dict)
 
 
 # --------------------------------------------------------------------------- provenance
@@ -485,14 +485,15 @@ ONE_PROBLEM = [
         "unknown key 'zzzqqq' in fees; valid keys: monthly_fee, included_units",
         "1",
     ),
-    ("unknown_section.yaml", "behavior", "unknown key 'behavior' in top level; did you mean behaviour?", "2"),
+    # A top-level key's value is never quoted: the file may not be a scenario at all.
+    ("unknown_section.yaml", "behavior", "unknown key 'behavior' in top level; did you mean behaviour?", ""),
     (
         "nested_typo.yaml",
         "population.segments[0].shares",
         "did you mean population.segments[0].share?",
         "1",
     ),
-    ("top_level_list.yaml", "", "expected a mapping of keys at the top", "['fees', 'billing']"),
+    ("top_level_list.yaml", "", "expected a mapping of keys at the top", "got a list"),
     ("missing_parent.yaml", "extends", "parent scenario 'no_such_parent.yaml' not found", "no_such_parent"),
     ("loop_a.yaml", "extends", "circular inheritance: loop_a.yaml → loop_b.yaml → loop_a.yaml", "loop_a"),
     ("extends_not_text.yaml", "extends", "must be a file name", "5"),

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import simlib
-from simlib.fees import Tariff
+from simlib.model.fees import Tariff
+from simlib.model.schedule import FeeSchedule, RuleAction, headline_price
 from simlib.parameters import Fees
-from simlib.schedule import FeeSchedule, RuleAction, headline_price
 
 
 def model_with(changes: list[dict], **extra) -> simlib.Scenario:

@@ -259,6 +259,50 @@ def test_two_workers_give_the_identical_table(fee_sweep: SweepResult, base: siml
     pd.testing.assert_frame_equal(parallel.baseline, fee_sweep.baseline, check_exact=True)
 
 
+def test_the_base_is_simulated_once_for_every_variant(
+    base: simlib.Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import simlib.runner as runner
+
+    runs: list[str] = []
+    simulate_chunk = runner.simulate_chunk
+
+    def counting(plan, *args, **kwargs):
+        runs.append(plan.model.fees.monthly_fee)
+        return simulate_chunk(plan, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "simulate_chunk", counting)
+    run_sweep(base, grid_variants({"fees.monthly_fee": FEES}), workers=1, progress=False, **SETTINGS)
+    # One chunk per replication: the base once, then each variant once (paired runs: 2 per variant).
+    assert len(runs) == SETTINGS["replications"] * (1 + len(FEES))
+
+
+def test_shared_base_gives_the_paired_numbers_with_rules_and_without_kept_charges(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The adaptive review rule changes the base's own policy mid-run; a variant of it still gets
+    exactly what a paired comparison gives, also when the charges are too many to keep."""
+    import simlib.shared as shared
+    from simlib.runner import RunSettings
+
+    ruled = simlib.load(BASELINE.with_name("adaptive_penalty_review.yaml"))
+    variant = ruled.with_changes({"fees.monthly_fee": 27, "fees.penalty_fee": 14})
+    size = {"customers": 1500, "months": 8, "replications": 3, "seed": 4}
+    direct = simlib.compare(ruled, variant, progress=False, chunk_size=512, **size)
+    settings = RunSettings.resolve(ruled, chunk_size=512, **size)
+    kept = shared.compare_with_base(shared.simulate_base(ruled, settings), variant)
+    pd.testing.assert_frame_equal(kept.summary(), direct.summary(), check_exact=True)
+    assert np.array_equal(kept.winners_losers_counts, direct.winners_losers_counts)
+    assert kept.baseline.info.rule_actions == direct.baseline.info.rule_actions
+    assert kept.reform.info.rule_actions == direct.reform.info.rule_actions
+    monkeypatch.setattr(shared, "MAX_KEPT", 0)
+    unkept = shared.simulate_base(ruled, settings)
+    assert unkept.charges is None
+    pd.testing.assert_frame_equal(
+        shared.compare_with_base(unkept, variant).summary(), direct.summary(), check_exact=True
+    )
+
+
 def test_invalid_levers_are_all_reported_before_anything_runs(
     base: simlib.Scenario, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .fees import Tariff, monthly_bill_cents
-from .parameters import ScenarioModel
-from .scenario import fee_schedule_after
+from ..parameters import ScenarioModel
+from ..scenario import fee_schedule_after
+from .fees import Tariff, TariffTable, monthly_bill_cents, tariff_table
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,11 @@ class FeeSchedule:
         self.groups = len(self.group_starts) + 1
         minimum_notice = model.compliance.minimum_notice_days or 0
         cache: dict[tuple, Tariff] = {}
+        self._index: dict[tuple, int] = {}
+        self.tariff_index = np.zeros((months, self.groups), dtype=np.int64)
+        """(month, group) → row of :attr:`table`."""
+        self.event_notice = np.full((months, self.groups), -1, dtype=np.int64)
+        """(month, group) → notice days of the tariff change reaching the group that month; −1: none."""
         self._tariff: list[list[Tariff]] = []
         self._event: list[list[TariffEvent | None]] = []
         previous: list[tuple | None] = [None] * self.groups
@@ -62,18 +67,28 @@ class FeeSchedule:
                 key = (applied, acting)
                 if key not in cache:
                     cache[key] = _build_tariff(model, applied, acting)
+                    self._index[key] = len(self._index)
                 tariff = cache[key]
                 row.append(tariff)
+                self.tariff_index[month, group] = self._index[key]
                 event = None
                 if previous[group] is not None and previous[group] != key:
                     old = cache[previous[group]]
                     new_changes = [changes[i] for i in applied if i not in previous[group][0]]
                     notice = max((c.notice_days for c in new_changes), default=minimum_notice)
                     event = TariffEvent(old, notice)
+                    self.event_notice[month, group] = notice
                 events.append(event)
                 previous[group] = key
             self._tariff.append(row)
             self._event.append(events)
+        self.table: TariffTable = tariff_table(list(cache.values()))
+        """Every tariff of the schedule, packed for the compiled engine."""
+        self.newcomer_index = np.asarray(
+            [self.tariff_index[m, int(self.group_of(np.asarray([m]))[0])] for m in range(months)],
+            dtype=np.int64,
+        )
+        """month → row of :attr:`table` offered to customers joining that month."""
 
     def group_of(self, join_month: np.ndarray) -> np.ndarray:
         """Join group of each customer: how many grandfathered changes it joined after."""

@@ -1,0 +1,90 @@
+"""Child processes that never outlive the simlib command that started them.
+
+A pool worker, a batch worker or a notebook kernel left running after its parent was killed keeps a
+core busy and may even start new work. Every such child is tied to its parent here:
+
+- on Linux the kernel delivers a signal to the child the moment its parent dies
+  (``prctl(PR_SET_PDEATHSIG)``), armed in the child itself (:func:`die_with_parent`, a pool
+  initializer) or just before it executes (:func:`parent_death_preexec`, for kernels);
+- elsewhere (or when ``prctl`` is unavailable) a daemon thread polls the parent's pid every
+  :data:`POLL_SECONDS` and ends the process when it changes.
+
+Kept free of heavy imports: worker processes import it first.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+POLL_SECONDS = 0.2
+_PR_SET_PDEATHSIG = 1
+
+
+def _prctl() -> Callable[..., int] | None:
+    """libc's prctl on Linux, else None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        return libc.prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _prctl()
+
+
+def _arm_death_signal(signal_number: int) -> bool:
+    """Ask the kernel to send ``signal_number`` to this process when its parent dies."""
+    return _PRCTL is not None and _PRCTL(_PR_SET_PDEATHSIG, int(signal_number), 0, 0, 0) == 0
+
+
+def die_with_parent(parent_pid: int | None = None) -> None:
+    """End this process as soon as its parent process ends (even by SIGKILL).
+
+    Parameters
+    ----------
+    parent_pid : the parent's pid as the parent saw itself (``os.getpid()`` passed to a pool
+        initializer); by default the current parent. If the parent is already gone, the process
+        ends at once.
+    """
+    parent = os.getppid() if parent_pid is None else parent_pid
+    armed = _arm_death_signal(signal.SIGKILL)
+    if os.getppid() != parent:
+        # The parent died before the death signal was armed (or this is not its child any more).
+        os._exit(3)
+    if armed:
+        return
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(POLL_SECONDS)
+        os._exit(3)
+
+    threading.Thread(target=watch, name="simlib-parent-watch", daemon=True).start()
+
+
+def parent_death_preexec() -> Callable[[], None] | None:
+    """A ``preexec_fn`` for :class:`subprocess.Popen` that makes the child die with this process
+    (Linux); None where that is not possible (the child's own parent check must do)."""
+    if _PRCTL is None:
+        return None
+    prctl = _PRCTL
+
+    def arm() -> None:  # runs in the child between fork and exec: nothing but the system call
+        prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+
+    return arm
+
+
+def pool_initializer() -> None:
+    """Initializer of local pool workers: die with the process that started them (a pool worker's
+    parent is the command itself, or a fork server that ends with it)."""
+    die_with_parent()

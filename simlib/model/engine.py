@@ -1,0 +1,858 @@
+"""The monthly simulation of one chunk of customers: the order of events, one named step each.
+
+:func:`simulate_chunk` builds the two :class:`Policy` objects of a run (the policy in force during
+the warm-up and the one under study) and simulates the chunk one service pool at a time. A pool
+is :data:`POOL_SIZE` seats with the customers arriving through them; pools share nothing (complaint
+handling is organised per pool), so results are identical for every chunk size and worker count,
+and a pool's arrays stay in the processor's cache while its whole horizon is simulated.
+
+:func:`simulate_pool` is the month loop, compiled with Numba: each month it calls the steps below
+in the order of docs/model.md §3, each a compiled function over the pool's arrays
+(:class:`~simlib.model.state.Customers`) that counts what happened into the month's
+(segment, metric) row. The per-customer equations live in :mod:`.behaviour`, :mod:`.operations`,
+:mod:`.fees` and :mod:`.population`. The steps are inlined into the loop (``inline="always"``):
+a call would pass the pool's ~70 arrays by value and count references to each, which costs more
+than many of the steps themselves, and compiling one function is also quicker than a dozen.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+from ..parameters import ScenarioModel
+from .behaviour import (
+    BILLING_ERROR,
+    FEE_INCREASE,
+    LEFT_BASELINE,
+    LEFT_COMPLAINT,
+    LEFT_PRICE,
+    LEFT_PRICE_RISE,
+    SURPRISE,
+    churn_hazards,
+    combined_relief,
+    decide_churn,
+    decide_complaint,
+    notice_relief,
+    perceived_surprise,
+    saturating_effect,
+    update_reference,
+)
+from .counts import COUNTED
+from .draws import customer_key, uniform_at
+from .fees import TariffTable, bill_cents, to_cents
+from .keys import Purpose, offset_table, stream_key
+from .operations import (
+    ESCALATED,
+    RESOLVED,
+    WAITING,
+    audit_finds,
+    complaint_outcome,
+    overcharge_cents,
+    served_share,
+)
+from .population import ARRIVAL_ID_STRIDE, SegmentTable, arrival_probability, draw_traits
+from .schedule import FeeSchedule, RuleAction, headline_price
+from .special import ndtri
+from .state import Customers, copy_customer, empty_customers, with_capacity
+
+MAX_WARM_UP = 4096
+POOL_SIZE = 4096
+"""Seats per complaint-handling pool (and the granularity of chunks)."""
+
+Metric = NamedTuple("Metric", [(name, int) for name in COUNTED])
+M = Metric(*range(len(COUNTED)))
+"""Column of each counted metric (a global tuple: Numba compiles its fields as constants)."""
+
+_USAGE, _PAYMENT, _ERROR, _ATTENTION, _COMPLAINT, _HANDLING, _CHURN, _AUDIT, _ARRIVAL = (
+    int(p)
+    for p in (
+        Purpose.USAGE_MONTHLY,
+        Purpose.PAYMENT_FAILURE,
+        Purpose.BILLING_ERROR,
+        Purpose.ATTENTION,
+        Purpose.COMPLAINT,
+        Purpose.COMPLAINT_HANDLING,
+        Purpose.CHURN,
+        Purpose.AUDIT,
+        Purpose.ARRIVAL,
+    )
+)
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Everything needed to simulate any chunk of one replication (picklable)."""
+
+    model: ScenarioModel
+    customers: int
+    months: int
+    seed: int
+    replication: int
+    actions: tuple[RuleAction, ...] = ()
+    warm_up_model: ScenarioModel | None = None
+    """The policy in force before month 0 (the baseline's, when comparing); default: ``model``."""
+
+
+@dataclass
+class ChunkResult:
+    """Counts per (month, segment, metric), and per-initial-customer charges for winners/losers."""
+
+    counts: np.ndarray
+    charged_cents: np.ndarray | None = None
+    months_active: np.ndarray | None = None
+    initial_segment: np.ndarray | None = None
+
+
+class Levers(NamedTuple):
+    """The scalars of one (realised) scenario that the monthly steps use; money in cents."""
+
+    surprise_relief: float
+    clarity_relief: float
+    notice_attention: float
+    late_payment_factor: float
+    error_rate: float
+    error_size_share: float
+    resolution_rate: float
+    escalation_share: float
+    capacity_per_1000: float
+    refund_share: float
+    goodwill_cents: float
+    legal_fee_cap_cents: float
+    legal_penalty_cap_cents: float
+    enforce_caps: bool
+    minimum_notice_days: int
+    """−1: no legal minimum."""
+    audit_every: int
+    audit_detection_share: float
+    itemised_bills: bool
+    itemised_error_detection: float
+    prepay_uptake: float
+    fee_change_notice_days_scale: float
+    fee_change_notice_attention: float
+    surprise_attention_threshold: float
+    surprise_complaint_rate: float
+    error_complaint_rate: float
+    fee_increase_complaint_rate: float
+    penalty_complaint_rate: float
+    resolution_relief: float
+    exit_fee_deterrence: float
+    price_sensitivity: float
+    reference_sensitivity: float
+    reference_tolerance: float
+    loss_aversion: float
+    complaint_churn_effect: float
+    reference_adaptation_rate: float
+    grievance_memory: float
+
+    @classmethod
+    def from_model(cls, model: ScenarioModel) -> Levers:
+        """Derive the levers: reliefs combine as 1 − Π(1 − r) (docs/model.md §3.8), training and
+        automation scale the error rate, training adds to the resolution rate (§3.6, §3.10)."""
+        t, billing, education, b = model.transparency, model.billing, model.education, model.behaviour
+        education_surprise = saturating_effect(
+            education.spend_per_customer_month, education.surprise_reduction_max, education.half_effect_spend
+        )
+        relief = combined_relief(
+            t.itemised_bill_surprise_reduction if t.itemised_bills else 0.0,
+            notice_relief(t.pre_deduction_notice_days, t.notice_surprise_reduction, t.notice_lead_days_scale),
+            t.portal_surprise_reduction if t.self_service_portal else 0.0,
+            education_surprise,
+        )
+        error_rate = billing.error_rate
+        if billing.automated_billing:
+            error_rate *= 1.0 - billing.automation_error_reduction
+        if billing.staff_training:
+            error_rate *= 1.0 - billing.training_error_reduction
+        handling = model.complaint_handling
+        resolution = handling.resolution_rate
+        if billing.staff_training:
+            resolution = min(1.0, resolution + billing.training_resolution_gain)
+        compliance = model.compliance
+        return cls(
+            surprise_relief=float(relief),
+            clarity_relief=float(t.contract_clarity * t.clarity_complaint_reduction),
+            notice_attention=float(t.notice_attention if t.pre_deduction_notice_days > 0 else 0.0),
+            late_payment_factor=1.0
+            - saturating_effect(
+                education.spend_per_customer_month,
+                education.late_payment_reduction_max,
+                education.half_effect_spend,
+            ),
+            error_rate=float(error_rate),
+            error_size_share=float(billing.error_size_share),
+            resolution_rate=float(resolution),
+            escalation_share=float(handling.escalation_share),
+            capacity_per_1000=float(handling.capacity_per_1000_customers),
+            refund_share=float(handling.refund_share),
+            goodwill_cents=to_cents(handling.goodwill_credit),
+            legal_fee_cap_cents=math.inf if compliance.fee_cap is None else to_cents(compliance.fee_cap),
+            legal_penalty_cap_cents=math.inf
+            if compliance.penalty_fee_cap is None
+            else to_cents(compliance.penalty_fee_cap),
+            enforce_caps=compliance.enforcement == "validate",
+            minimum_notice_days=-1
+            if compliance.minimum_notice_days is None
+            else int(compliance.minimum_notice_days),
+            audit_every=int(model.audits.every_months),
+            audit_detection_share=float(model.audits.detection_share),
+            itemised_bills=bool(t.itemised_bills),
+            itemised_error_detection=float(t.itemised_error_detection),
+            prepay_uptake=float(model.fees.prepay_uptake),
+            fee_change_notice_days_scale=float(b.fee_change_notice_days_scale),
+            fee_change_notice_attention=float(b.fee_change_notice_attention),
+            surprise_attention_threshold=float(b.surprise_attention_threshold),
+            surprise_complaint_rate=float(b.surprise_complaint_rate),
+            error_complaint_rate=float(b.error_complaint_rate),
+            fee_increase_complaint_rate=float(b.fee_increase_complaint_rate),
+            penalty_complaint_rate=float(b.penalty_complaint_rate),
+            resolution_relief=float(b.resolution_relief),
+            exit_fee_deterrence=float(b.exit_fee_deterrence),
+            price_sensitivity=float(b.price_sensitivity),
+            reference_sensitivity=float(b.reference_sensitivity),
+            reference_tolerance=float(b.reference_tolerance),
+            loss_aversion=float(b.loss_aversion),
+            complaint_churn_effect=float(b.complaint_churn_effect),
+            reference_adaptation_rate=float(b.reference_adaptation_rate),
+            grievance_memory=float(b.grievance_memory),
+        )
+
+
+class Policy(NamedTuple):
+    """One (realised) scenario in the form the compiled steps read: levers, segments, tariffs."""
+
+    levers: Levers
+    segments: SegmentTable
+    tariffs: TariffTable
+    tariff_index: np.ndarray
+    """(month, join group) → tariff row."""
+    group_starts: np.ndarray
+    """Months of the grandfathered changes: a customer's join group is how many of them it joined after."""
+    event_notice: np.ndarray
+    """(month, join group) → notice days of a tariff change reaching the group; −1: none."""
+    tariff_changes: np.ndarray
+    """month → whether any group's tariff changes (prices are re-quoted)."""
+    newcomer_tariff: np.ndarray
+    """month → tariff row offered to newcomers."""
+    arrival_probability: np.ndarray
+    """month → probability that a seat brings a newcomer (docs/model.md §3.1)."""
+
+    @classmethod
+    def from_model(cls, model: ScenarioModel, months: int, actions: tuple[RuleAction, ...] = ()) -> Policy:
+        levers = Levers.from_model(model)
+        schedule = FeeSchedule(model, months, actions)
+        arrivals = model.population.arrivals
+        cap = levers.legal_fee_cap_cents / 100.0 if levers.enforce_caps else math.inf
+        quoted: dict[int, float] = {}
+        for month in range(months):
+            row = int(schedule.newcomer_index[month])
+            if row not in quoted:
+                quoted[row] = arrival_probability(
+                    arrivals.monthly_rate,
+                    headline_price(model, schedule.newcomer_tariff(month), cap),
+                    arrivals.market_reference_price,
+                    arrivals.price_elasticity,
+                )
+        return cls(
+            levers=levers,
+            segments=SegmentTable.from_model(model),
+            tariffs=schedule.table,
+            tariff_index=schedule.tariff_index,
+            group_starts=schedule.group_starts,
+            event_notice=schedule.event_notice,
+            tariff_changes=(schedule.event_notice >= 0).any(axis=1),
+            newcomer_tariff=schedule.newcomer_index,
+            arrival_probability=np.asarray([quoted[int(r)] for r in schedule.newcomer_index]),
+        )
+
+
+def chunk_bounds(customers: int, chunk_size: int) -> list[tuple[int, int]]:
+    """Seat ranges of the chunks; chunk sizes are rounded up to whole service pools."""
+    size = max(POOL_SIZE, -(-chunk_size // POOL_SIZE) * POOL_SIZE)
+    return [(start, min(start + size, customers)) for start in range(0, customers, size)]
+
+
+def simulate_chunk(
+    plan: RunPlan,
+    seat_start: int,
+    seat_stop: int,
+    track_charges: bool = False,
+    on_month: Callable[[], None] | None = None,
+) -> ChunkResult:
+    """Simulate seats ``[seat_start, seat_stop)`` of one replication over the whole horizon.
+
+    ``on_month`` is called (warm-up months + months) times in all, as pools finish, for progress bars.
+    """
+    months = plan.months
+    horizon = Policy.from_model(plan.model, months, plan.actions)
+    warm = horizon if plan.warm_up_model is None else Policy.from_model(plan.warm_up_model, months)
+    warm_up = (plan.warm_up_model or plan.model).simulation.warm_up_months
+    # The reform run of a comparison starts from the baseline's customers: at month 0 the reform
+    # replaces the baseline, and customers whose price moves experience a fee change.
+    switch_notice = -1 if plan.warm_up_model is None else max(horizon.levers.minimum_notice_days, 0)
+    segments = len(warm.segments.cumulative_share)
+    counts = np.zeros((warm_up + months, segments, len(COUNTED)))
+    seats = seat_stop - seat_start
+    charged = np.zeros(seats if track_charges else 0)
+    months_active = np.zeros(seats if track_charges else 0, dtype=np.int64)
+    initial_segment = np.zeros(seats if track_charges else 0, dtype=np.int64)
+    stream = stream_key(plan.seed, plan.replication)
+    offsets = offset_table(-warm_up, months)
+    pools = range(seat_start, seat_stop, POOL_SIZE)
+    reported = 0
+    for number, pool_start in enumerate(pools, start=1):
+        pool_stop = min(pool_start + POOL_SIZE, seat_stop)
+        part = slice(pool_start - seat_start, pool_stop - seat_start) if track_charges else slice(0, 0)
+        simulate_pool(
+            stream,
+            pool_start,
+            pool_stop,
+            warm_up,
+            months,
+            warm,
+            horizon,
+            switch_notice,
+            offsets,
+            counts,
+            charged[part],
+            months_active[part],
+            initial_segment[part],
+            track_charges,
+        )
+        if on_month is not None:
+            due = (warm_up + months) * number // len(pools)
+            for _ in range(due - reported):
+                on_month()
+            reported = due
+    if not track_charges:
+        return ChunkResult(counts[warm_up:])
+    return ChunkResult(counts[warm_up:], charged, months_active, initial_segment)
+
+
+# --------------------------------------------------------------------------- the month loop
+
+
+@njit(cache=True, error_model="numpy")
+def simulate_pool(
+    stream: np.uint64,
+    seat_start: int,
+    seat_stop: int,
+    warm_up: int,
+    months: int,
+    warm: Policy,
+    horizon: Policy,
+    switch_notice: int,
+    offsets: np.ndarray,
+    counts: np.ndarray,
+    charged_cents: np.ndarray,
+    months_active: np.ndarray,
+    initial_segment: np.ndarray,
+    track_charges: bool,
+) -> None:
+    """Simulate one service pool's seats over the warm-up and the horizon, adding into ``counts``
+    (row ``warm_up + month``). Each month, in the order of docs/model.md §3."""
+    traits = offsets[offsets.shape[0] - 1]
+    customers = initial_customers(stream, seat_start, seat_stop, warm_up, warm, traits)
+    n = seat_stop - seat_start
+    if track_charges:
+        initial_segment[:] = customers.segment[:n]
+    for month in range(-warm_up, months):
+        # Before month 0 the world runs under the warm-up policy; the horizon's policy starts at 0.
+        policy = warm if month < 0 else horizon
+        draws = offsets[month + warm_up]
+        tally = counts[month + warm_up]
+        n, customers = departures_and_arrivals(
+            customers, n, stream, seat_start, seat_stop, month, policy, draws, traits
+        )
+        if month == 0:
+            clean_ledger(customers, n)
+        bills(customers, n, month, policy, draws, tally)
+        fee_change_events(customers, n, month, policy, switch_notice, tally)
+        payments(customers, n, policy, draws, tally)
+        billing_errors(customers, n, policy, draws, tally)
+        revenue(customers, n, month, policy, tally)
+        complaints(customers, n, policy, draws, tally)
+        complaint_handling(customers, n, policy, draws, tally)
+        audits(customers, n, month, policy, draws, tally)
+        churn(customers, n, month, policy, draws, tally)
+        if track_charges and month >= 0:
+            charges(customers, n, seat_start, charged_cents, months_active)
+        end_of_month(customers, n, policy)
+
+
+# --------------------------------------------------------------------------- the steps
+
+
+@njit(error_model="numpy", inline="always")
+def join_group(join_month: int, group_starts: np.ndarray) -> int:
+    """How many grandfathered changes a customer joined after (its tariff group)."""
+    group = 0
+    while group < len(group_starts) and group_starts[group] <= join_month:
+        group += 1
+    return group
+
+
+@njit(error_model="numpy", inline="always")
+def quoted_price(customers: Customers, i: int, policy: Policy, tariff: int) -> float:
+    """The price a customer judges (cents): the bill at its usual usage level, within the legal cap
+    where it is enforced (docs/model.md §3.3)."""
+    segment = customers.segment[i]
+    price = bill_cents(
+        customers.usage_level[i],
+        customers.prepay[i],
+        policy.segments.transaction_value[segment],
+        policy.tariffs,
+        tariff,
+    )
+    if policy.levers.enforce_caps:
+        return min(price, policy.levers.legal_fee_cap_cents)
+    return price
+
+
+@njit(error_model="numpy", inline="always")
+def start_state(customers: Customers, i: int, price: float) -> None:
+    """A customer entering now: reference price = the price quoted, nothing owed or open."""
+    customers.price[i] = price
+    customers.reference[i] = price
+    customers.grievance[i] = 0.0
+    customers.complaint_open[i] = False
+    customers.open_errors[i] = 0
+    customers.open_error_cents[i] = 0.0
+    customers.gone[i] = False
+
+
+@njit(error_model="numpy", inline="always")
+def initial_customers(
+    stream: np.uint64, seat_start: int, seat_stop: int, warm_up: int, policy: Policy, traits: np.ndarray
+) -> Customers:
+    """The initial customers, one per seat, drawn under the warm-up policy (docs/model.md §2.3)."""
+    seats = seat_stop - seat_start
+    customers = empty_customers(seats + seats // 4 + 16)
+    for i in range(seats):
+        seat = seat_start + i
+        key = customer_key(stream, np.uint64(seat))
+        draw_traits(
+            customers, i, key, seat, -warm_up, True, policy.segments, policy.levers.prepay_uptake, traits
+        )
+        tariff = policy.tariff_index[0, join_group(customers.join_month[i], policy.group_starts)]
+        start_state(customers, i, quoted_price(customers, i, policy, tariff))
+    return customers
+
+
+@njit(error_model="numpy", inline="always")
+def departures_and_arrivals(
+    customers: Customers,
+    n: int,
+    stream: np.uint64,
+    seat_start: int,
+    seat_stop: int,
+    month: int,
+    policy: Policy,
+    draws: np.ndarray,
+    traits: np.ndarray,
+) -> tuple[int, Customers]:
+    """Remove last month's leavers; each seat brings a newcomer with the month's arrival
+    probability (docs/model.md §3.1). Returns the new count and the (possibly grown) arrays."""
+    # A leaver's place is taken by the last customer: order never matters (counts are sums of
+    # whole numbers, draws are keyed by customer), and only leavers cost a copy.
+    kept = n
+    i = 0
+    while i < kept:
+        if customers.gone[i]:
+            kept -= 1
+            if i != kept:
+                copy_customer(customers, kept, customers, i)
+        else:
+            i += 1
+    fee_month = max(month, 0)
+    probability = policy.arrival_probability[fee_month]
+    tariff = policy.newcomer_tariff[fee_month]
+    id_offset = np.uint64((month + 1 + MAX_WARM_UP) * ARRIVAL_ID_STRIDE)
+    for seat in range(seat_start, seat_stop):
+        if not (uniform_at(customer_key(stream, np.uint64(seat)), draws[_ARRIVAL]) < probability):
+            continue
+        if kept == len(customers.key):
+            customers = with_capacity(customers, kept, 2 * kept)
+        key = customer_key(stream, np.uint64(seat) + id_offset)
+        draw_traits(
+            customers, kept, key, seat, month, False, policy.segments, policy.levers.prepay_uptake, traits
+        )
+        start_state(customers, kept, quoted_price(customers, kept, policy, tariff))
+        kept += 1
+    return kept, customers
+
+
+@njit(error_model="numpy", inline="always")
+def clean_ledger(customers: Customers, n: int) -> None:
+    """The horizon starts with a clean ledger: overcharges of the warm-up are not counted (§3.14)."""
+    for i in range(n):
+        customers.open_errors[i] = 0
+        customers.open_error_cents[i] = 0.0
+
+
+@njit(error_model="numpy", inline="always")
+def bills(
+    customers: Customers, n: int, month: int, policy: Policy, draws: np.ndarray, tally: np.ndarray
+) -> None:
+    """Usage, the tariff each customer is on, the bill and the legal fee cap (docs/model.md §3.2–3.3).
+
+    x = ℓ·exp(σᵐ·Φ⁻¹(u)); the usage draw is skipped where the bill does not depend on usage.
+    """
+    levers = policy.levers
+    fee_month = max(month, 0)
+    for i in range(n):
+        segment = customers.segment[i]
+        is_new = customers.join_month[i] == month and not customers.original[i]
+        customers.is_new[i] = is_new
+        tally[segment, M.active] += 1.0
+        if is_new:
+            tally[segment, M.acquired] += 1.0
+        tariff = policy.tariff_index[fee_month, join_group(customers.join_month[i], policy.group_starts)]
+        customers.tariff[i] = tariff
+        usage = customers.usage_level[i]
+        if policy.tariffs.uses_usage[tariff]:
+            variation = policy.segments.usage_monthly_variation[segment]
+            usage = usage * math.exp(variation * ndtri(uniform_at(customers.key[i], draws[_USAGE])))
+        bill = bill_cents(
+            usage, customers.prepay[i], policy.segments.transaction_value[segment], policy.tariffs, tariff
+        )
+        if bill > levers.legal_fee_cap_cents:
+            if levers.enforce_caps:
+                bill = levers.legal_fee_cap_cents
+            else:
+                tally[segment, M.fee_cap_breaches] += 1.0
+        customers.bill[i] = bill
+
+
+@njit(error_model="numpy", inline="always")
+def fee_change_events(
+    customers: Customers, n: int, month: int, policy: Policy, switch_notice: int, tally: np.ndarray
+) -> None:
+    """Fee changes reaching customers this month — scheduled, rule-driven, or the policy itself
+    replacing the warm-up policy at month 0 (docs/model.md §3.4).
+
+    Prices are re-quoted when the tariff changes; a customer whose tariff changed sees the rise
+    r = P − P_before and the relative increase max(r, 0) / max(P_before, 100); notice moves the
+    reference price by r·(1 − exp(−notice / scale)); breaches of a legal minimum notice are counted.
+    """
+    levers = policy.levers
+    fee_month = max(month, 0)
+    requote = month == 0 or policy.tariff_changes[fee_month]
+    for i in range(n):
+        previous = customers.price[i]
+        if requote:
+            customers.price[i] = quoted_price(customers, i, policy, customers.tariff[i])
+        price = customers.price[i]
+        notice = -1
+        if not customers.is_new[i]:
+            if month == 0:
+                if switch_notice >= 0 and previous != price:
+                    notice = switch_notice
+            elif month > 0:
+                notice = policy.event_notice[
+                    fee_month, join_group(customers.join_month[i], policy.group_starts)
+                ]
+        customers.notified[i] = notice > 0
+        if notice < 0:
+            customers.increase[i] = 0.0
+            customers.increase_unannounced[i] = 0.0
+            continue
+        segment = customers.segment[i]
+        rise = price - previous
+        increase = max(rise, 0.0) / max(previous, 100.0)
+        relief = 1.0 - math.exp(-notice / levers.fee_change_notice_days_scale)
+        customers.reference[i] = customers.reference[i] + rise * relief
+        customers.increase[i] = increase
+        customers.increase_unannounced[i] = increase * (1.0 - relief)
+        if notice > 0:
+            tally[segment, M.fee_change_notices] += 1.0
+        if increase > 0.0:
+            tally[segment, M.fee_increases_experienced] += 1.0
+        minimum = levers.minimum_notice_days
+        if minimum >= 0 and not levers.enforce_caps and rise > 0.0 and notice < minimum:
+            tally[segment, M.notice_breaches] += 1.0
+
+
+@njit(error_model="numpy", inline="always")
+def payments(customers: Customers, n: int, policy: Policy, draws: np.ndarray, tally: np.ndarray) -> None:
+    """Failed deductions and penalty fees, then the legal penalty-fee cap (docs/model.md §3.5).
+
+    A deduction fails iff the customer does not prepay and u < f·(1 − education's reduction).
+    """
+    levers = policy.levers
+    for i in range(n):
+        penalty = 0.0
+        if not customers.prepay[i]:
+            chance = customers.failed_payment[i] * levers.late_payment_factor
+            if uniform_at(customers.key[i], draws[_PAYMENT]) < chance:
+                segment = customers.segment[i]
+                tally[segment, M.failed_payments] += 1.0
+                penalty = policy.tariffs.penalty_fee_cents[customers.tariff[i]]
+                if levers.enforce_caps:
+                    penalty = min(penalty, levers.legal_penalty_cap_cents)
+                elif penalty > levers.legal_penalty_cap_cents:
+                    tally[segment, M.penalty_cap_breaches] += 1.0
+        customers.penalty[i] = penalty
+
+
+@njit(error_model="numpy", inline="always")
+def billing_errors(
+    customers: Customers, n: int, policy: Policy, draws: np.ndarray, tally: np.ndarray
+) -> None:
+    """Some bills carry an overcharge that stays open, unknown to the firm, until an audit or a
+    complaint finds it (docs/model.md §3.6)."""
+    levers = policy.levers
+    for i in range(n):
+        overcharge = overcharge_cents(
+            customers.bill[i],
+            uniform_at(customers.key[i], draws[_ERROR]),
+            levers.error_rate,
+            levers.error_size_share,
+        )
+        error = overcharge > 0.0
+        customers.error[i] = error
+        customers.charged[i] = customers.bill[i] + overcharge
+        if error:
+            customers.open_errors[i] += 1
+            customers.open_error_cents[i] += overcharge
+            tally[customers.segment[i], M.billing_errors_made] += 1.0
+
+
+@njit(error_model="numpy", inline="always")
+def revenue(customers: Customers, n: int, month: int, policy: Policy, tally: np.ndarray) -> None:
+    """The month's revenue in cents: bills, overcharges, penalty fees, newcomers' set-up fees (§3.7)."""
+    setup = policy.tariffs.setup_fee_cents[policy.newcomer_tariff[max(month, 0)]]
+    for i in range(n):
+        segment = customers.segment[i]
+        bill = customers.bill[i]
+        tally[segment, M.revenue_recurring_cents] += bill
+        tally[segment, M.revenue_overcharge_cents] += customers.charged[i] - bill
+        tally[segment, M.revenue_penalty_cents] += customers.penalty[i]
+        if customers.is_new[i]:
+            tally[segment, M.revenue_setup_cents] += setup
+
+
+@njit(error_model="numpy", inline="always")
+def complaints(customers: Customers, n: int, policy: Policy, draws: np.ndarray, tally: np.ndarray) -> None:
+    """Surprise and attention (§3.8), then at most one complaint per customer, by cause (§3.9).
+
+    A customer looks at the bill with its attention trait, raised by pre-deduction notices and by
+    a fee-change notice; bill shock above the threshold and an open complaint make it attentive too.
+    Cause probabilities: propensity × rate × trigger (surprise, a noticed overcharge, an unannounced
+    share of a fee increase, a penalty fee relative to the bill), after contract clarity.
+    """
+    levers = policy.levers
+    unclear = 1.0 - levers.clarity_relief
+    for i in range(n):
+        key = customers.key[i]
+        surprise = perceived_surprise(customers.charged[i], customers.reference[i], levers.surprise_relief)
+        attention = customers.attention[i]
+        looks = attention + (1.0 - attention) * levers.notice_attention
+        if customers.notified[i]:
+            looks = looks + (1.0 - looks) * levers.fee_change_notice_attention
+        attentive = (
+            customers.complaint_open[i]
+            or surprise > levers.surprise_attention_threshold
+            or uniform_at(key, draws[_ATTENTION]) < looks
+        )
+        propensity = customers.complaint_propensity[i]
+        notices_error = levers.itemised_error_detection if levers.itemised_bills else attention
+        p_surprise = propensity * levers.surprise_complaint_rate * surprise * unclear
+        p_error = (
+            propensity * levers.error_complaint_rate * notices_error * (1.0 if customers.error[i] else 0.0)
+        )
+        p_increase = propensity * levers.fee_increase_complaint_rate * customers.increase_unannounced[i]
+        p_penalty = (
+            propensity
+            * levers.penalty_complaint_rate
+            * customers.penalty[i]
+            / max(customers.bill[i], 100.0)
+            * unclear
+        )
+        cause = 0
+        if p_surprise > 0.0 or p_error > 0.0 or p_increase > 0.0 or p_penalty > 0.0:
+            cause = decide_complaint(
+                uniform_at(key, draws[_COMPLAINT]), p_surprise, p_error, p_increase, p_penalty
+            )
+        segment = customers.segment[i]
+        if cause > 0:
+            attentive = True
+            tally[segment, M.complaints] += 1.0
+            if cause == SURPRISE:
+                tally[segment, M.complaints_surprise] += 1.0
+            elif cause == BILLING_ERROR:
+                tally[segment, M.complaints_billing_error] += 1.0
+            elif cause == FEE_INCREASE:
+                tally[segment, M.complaints_fee_increase] += 1.0
+            else:
+                tally[segment, M.complaints_penalty_fee] += 1.0
+            customers.grievance[i] += 1.0
+            customers.complaint_open[i] = True
+        customers.attentive[i] = attentive
+        if attentive:
+            tally[segment, M.attentive_customers] += 1.0
+
+
+@njit(error_model="numpy", inline="always")
+def complaint_handling(
+    customers: Customers, n: int, policy: Policy, draws: np.ndarray, tally: np.ndarray
+) -> None:
+    """Open complaints are served up to the pool's capacity; a resolved one refunds the customer's
+    open overcharges (the refund share) with a goodwill credit and relieves grievance (§3.10)."""
+    levers = policy.levers
+    waiting = 0
+    for i in range(n):
+        if customers.complaint_open[i]:
+            waiting += 1
+    if waiting == 0:
+        return
+    share = served_share(n, waiting, levers.capacity_per_1000)
+    for i in range(n):
+        if not customers.complaint_open[i]:
+            continue
+        segment = customers.segment[i]
+        outcome = complaint_outcome(
+            uniform_at(customers.key[i], draws[_HANDLING]),
+            share,
+            levers.resolution_rate,
+            levers.escalation_share,
+        )
+        if outcome == WAITING:
+            tally[segment, M.complaint_backlog] += 1.0
+            continue
+        customers.complaint_open[i] = False
+        tally[segment, M.complaints_handled] += 1.0
+        if outcome != RESOLVED:
+            tally[segment, M.complaints_unresolved] += 1.0
+            if outcome == ESCALATED:
+                tally[segment, M.complaints_escalated] += 1.0
+            continue
+        tally[segment, M.complaints_resolved] += 1.0
+        tally[segment, M.goodwill_credit_cents] += levers.goodwill_cents
+        customers.grievance[i] *= 1.0 - levers.resolution_relief
+        if customers.open_errors[i] > 0:
+            tally[segment, M.billing_errors_refunded_on_complaint] += customers.open_errors[i]
+            tally[segment, M.refunds_complaint_cents] += np.rint(
+                customers.open_error_cents[i] * levers.refund_share
+            )
+            customers.open_errors[i] = 0
+            customers.open_error_cents[i] = 0.0
+
+
+@njit(error_model="numpy", inline="always")
+def audits(
+    customers: Customers, n: int, month: int, policy: Policy, draws: np.ndarray, tally: np.ndarray
+) -> None:
+    """In audit months (every k months from month 0), a share of the customers with outstanding
+    overcharges have them found and refunded in full (docs/model.md §3.11)."""
+    every = policy.levers.audit_every
+    if month < 0 or every <= 0 or (month + 1) % every != 0:
+        return
+    for i in range(n):
+        segment = customers.segment[i]
+        tally[segment, M.audited_customers] += 1.0
+        errors = customers.open_errors[i]
+        if errors > 0 and audit_finds(
+            errors, uniform_at(customers.key[i], draws[_AUDIT]), policy.levers.audit_detection_share
+        ):
+            tally[segment, M.billing_errors_found_by_audit] += errors
+            tally[segment, M.refunds_audit_cents] += customers.open_error_cents[i]
+            customers.open_errors[i] = 0
+            customers.open_error_cents[i] = 0.0
+
+
+@njit(error_model="numpy", inline="always")
+def churn(
+    customers: Customers, n: int, month: int, policy: Policy, draws: np.ndarray, tally: np.ndarray
+) -> None:
+    """Who leaves, and why: the personal baseline plus what attentive customers make of the price;
+    exit fees deter leaving within the minimum term and are charged to those who leave (§3.12)."""
+    levers = policy.levers
+    for i in range(n):
+        segment = customers.segment[i]
+        tariff = customers.tariff[i]
+        wtp_cents = customers.willingness_to_pay[i] * 100.0
+        exit_fee = policy.tariffs.early_termination_fee_cents[tariff]
+        in_term = (
+            month - customers.join_month[i] < policy.tariffs.minimum_term_months[tariff] and exit_fee > 0.0
+        )
+        deterrence = math.exp(-levers.exit_fee_deterrence * exit_fee / wtp_cents) if in_term else 1.0
+        price_hazard, increase_hazard, complaint_hazard = churn_hazards(
+            customers.price[i],
+            customers.reference[i],
+            wtp_cents,
+            customers.grievance[i],
+            customers.attentive[i],
+            deterrence,
+            levers.price_sensitivity,
+            levers.reference_sensitivity,
+            levers.reference_tolerance,
+            levers.loss_aversion,
+            levers.complaint_churn_effect,
+        )
+        cause = decide_churn(
+            uniform_at(customers.key[i], draws[_CHURN]),
+            customers.baseline_churn[i],
+            price_hazard,
+            increase_hazard,
+            complaint_hazard,
+        )
+        gone = cause > 0
+        customers.gone[i] = gone
+        if not gone:
+            tally[segment, M.billing_errors_outstanding] += customers.open_errors[i]
+            continue
+        tally[segment, M.churned] += 1.0
+        if cause == LEFT_BASELINE:
+            tally[segment, M.churned_baseline] += 1.0
+        elif cause == LEFT_PRICE:
+            tally[segment, M.churned_price] += 1.0
+        elif cause == LEFT_PRICE_RISE:
+            tally[segment, M.churned_price_rise] += 1.0
+        elif cause == LEFT_COMPLAINT:
+            tally[segment, M.churned_complaint] += 1.0
+        if in_term:
+            tally[segment, M.revenue_early_termination_cents] += exit_fee
+        tally[segment, M.billing_errors_lost_at_churn] += customers.open_errors[i]
+
+
+@njit(error_model="numpy", inline="always")
+def charges(
+    customers: Customers, n: int, seat_start: int, charged_cents: np.ndarray, months_active: np.ndarray
+) -> None:
+    """Each initial customer's charges (bill, overcharge, penalty) and active months, for winners
+    and losers (docs/model.md §6.3)."""
+    for i in range(n):
+        if customers.original[i]:
+            seat = customers.seat[i] - seat_start
+            charged_cents[seat] += customers.charged[i] + customers.penalty[i]
+            months_active[seat] += 1
+
+
+@njit(error_model="numpy", inline="always")
+def end_of_month(customers: Customers, n: int, policy: Policy) -> None:
+    """The reference price moves toward this month's price; grievance fades (docs/model.md §3.13)."""
+    levers = policy.levers
+    for i in range(n):
+        customers.reference[i] = update_reference(
+            customers.reference[i], customers.price[i], levers.reference_adaptation_rate
+        )
+        customers.grievance[i] = customers.grievance[i] * levers.grievance_memory
+
+
+def compile_engine() -> None:
+    """Compile (or load from the on-disk cache) the engine's entry points with a tiny run.
+
+    Numba compiles a function on its first call for the argument types of that call; this makes
+    that call, so that the cache exists before worker processes start.
+    """
+    from ..scenario import from_dict
+
+    plan = RunPlan(from_dict({}).realise(0, 0), customers=1, months=1, seed=0, replication=0)
+    simulate_chunk(plan, 0, 1, track_charges=True)
+    simulate_chunk(plan, 0, 1, track_charges=False)
