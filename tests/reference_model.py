@@ -17,7 +17,7 @@ import numpy as np
 from scipy import special
 
 from simlib.model.counts import COUNTED
-from simlib.model.engine import Levers, Policy
+from simlib.model.engine import Policy
 from simlib.model.keys import Purpose
 from simlib.parameters import ScenarioModel
 
@@ -78,6 +78,8 @@ class Customer:
     segment: int
     join_month: int
     usage_level: float
+    variation: float
+    value: float
     wtp: float
     churn: float
     attention: float
@@ -122,6 +124,8 @@ def draw(
         segment=s,
         join_month=join_month,
         usage_level=level,
+        variation=seg.usage_monthly_variation,
+        value=seg.average_transaction_value,
         wtp=wtp,
         churn=float(
             special.betaincinv(seg.churn_alpha, seg.churn_beta + tenure, uniform(k, Purpose.BASELINE_CHURN))
@@ -142,45 +146,68 @@ def draw(
     )
 
 
-def simulate(model: ScenarioModel, seats: int, months: int, seed: int, replication: int = 0) -> np.ndarray:
-    """Counts (month, segment, metric) of one lone scenario over seats 0 … seats − 1 (one pool)."""
-    assert seats <= POOL
-    policy = Policy.from_model(model, months)
-    levers: Levers = policy.levers
-    b = model.behaviour
-    warm_up = model.simulation.warm_up_months
+def simulate(
+    model: ScenarioModel,
+    seats: int,
+    months: int,
+    seed: int,
+    replication: int = 0,
+    warm_up_model: ScenarioModel | None = None,
+) -> np.ndarray:
+    """Counts (month, segment, metric) of a scenario over seats 0 … seats − 1, pool by pool.
+
+    ``warm_up_model``: the policy in force before month 0 (the baseline's, for the reform run of a
+    comparison), which the scenario then replaces at month 0 (docs/model.md §3.4, §3.14)."""
+    total = None
+    for start in range(0, seats, POOL):
+        counts = _pool(model, start, min(start + POOL, seats), months, seed, replication, warm_up_model)
+        total = counts if total is None else total + counts
+    return total
+
+
+def _pool(model, first_seat, last_seat, months, seed, replication, warm_up_model):
+    warm_model = warm_up_model or model
+    policies = {
+        "warm": (warm_model, Policy.from_model(warm_model, months)),
+        "horizon": (model, Policy.from_model(model, months)),
+    }
+    tariffs = {name: _tariffs(m, months) for name, (m, _) in policies.items()}
+    warm_up = warm_model.simulation.warm_up_months
     segments = len(model.population.segments)
     index = {name: i for i, name in enumerate(COUNTED)}
     counts = np.zeros((warm_up + months, segments, len(COUNTED)))
-    table = policy.tariffs
-    tariffs = _tariffs(model, months)
     k0 = stream(seed, replication)
 
-    def group(join_month: int) -> int:
+    def group(policy: Policy, join_month: int) -> int:
         return sum(1 for start in policy.group_starts if start <= join_month)
 
-    def quoted(c: Customer, row: int) -> float:
-        seg = model.population.segments[c.segment]
-        price = bill(tariffs[row], c.usage_level, c.prepay, seg.average_transaction_value)
+    def quoted(c: Customer, policy: Policy, table: list, row: int) -> float:
+        price = bill(table[row], c.usage_level, c.prepay, c.value)
+        levers = policy.levers
         return min(price, levers.legal_fee_cap_cents) if levers.enforce_caps else price
 
     population = []
-    for seat in range(seats):
-        c = draw(k0, seat, seat, -warm_up, True, model)
-        c.price = c.reference = quoted(c, policy.tariff_index[0, group(c.join_month)])
+    m0, p0 = policies["warm"]
+    for seat in range(first_seat, last_seat):
+        c = draw(k0, seat, seat, -warm_up, True, m0)
+        c.price = c.reference = quoted(c, p0, tariffs["warm"], p0.tariff_index[0, group(p0, c.join_month)])
         population.append(c)
     for month in range(-warm_up, months):
+        which = "warm" if month < 0 else "horizon"
+        mdl, policy = policies[which]
+        table, levers, b = tariffs[which], policy.levers, mdl.behaviour
+        rows = policy.tariffs
         tally = counts[month + warm_up]
 
         def count(c: Customer, name: str, amount: float = 1.0, tally=tally) -> None:
             tally[c.segment, index[name]] += amount
 
         fee_month = max(month, 0)
-        for seat in range(seats):  # §3.1
+        for seat in range(first_seat, last_seat):  # §3.1
             if uniform(key(k0, seat), Purpose.ARRIVAL, month) < policy.arrival_probability[fee_month]:
                 cid = seat + (month + 1 + 4096) * 2**40
-                c = draw(k0, cid, seat, month, False, model)
-                c.price = c.reference = quoted(c, policy.newcomer_tariff[fee_month])
+                c = draw(k0, cid, seat, month, False, mdl)
+                c.price = c.reference = quoted(c, policy, table, policy.newcomer_tariff[fee_month])
                 population.append(c)
         if month == 0:  # §3.14
             for c in population:
@@ -189,17 +216,16 @@ def simulate(model: ScenarioModel, seats: int, months: int, seed: int, replicati
         waiting = 0
         state = []
         for c in population:
-            seg = model.population.segments[c.segment]
             is_new = c.join_month == month and not c.original
             count(c, "active")
             if is_new:
                 count(c, "acquired")
-            row = policy.tariff_index[fee_month, group(c.join_month)]
-            t = tariffs[row]
+            row = policy.tariff_index[fee_month, group(policy, c.join_month)]
+            t = table[row]
             usage = c.usage_level * math.exp(
-                seg.usage_monthly_variation * special.ndtri(uniform(c.key, Purpose.USAGE_MONTHLY, month))
+                c.variation * special.ndtri(uniform(c.key, Purpose.USAGE_MONTHLY, month))
             )
-            amount = bill(t, usage, c.prepay, seg.average_transaction_value)
+            amount = bill(t, usage, c.prepay, c.value)
             if amount > levers.legal_fee_cap_cents:
                 if levers.enforce_caps:
                     amount = levers.legal_fee_cap_cents
@@ -208,17 +234,18 @@ def simulate(model: ScenarioModel, seats: int, months: int, seed: int, replicati
             # §3.4
             previous = c.price
             if month == 0 or policy.tariff_changes[fee_month]:
-                c.price = quoted(c, row)
+                c.price = quoted(c, policy, table, row)
             notice = -1
+            if not is_new and month == 0 and warm_up_model is not None and previous != c.price:
+                notice = max(levers.minimum_notice_days, 0)
             if not is_new and month > 0:
-                notice = policy.event_notice[fee_month, group(c.join_month)]
-            increase = unannounced = 0.0
+                notice = policy.event_notice[fee_month, group(policy, c.join_month)]
+            increase = relief = 0.0
             if notice >= 0:
                 rise = c.price - previous
                 increase = max(rise, 0.0) / max(previous, 100.0)
                 relief = 1.0 - math.exp(-notice / b.fee_change_notice_days_scale)
                 c.reference += rise * relief
-                unannounced = increase * (1.0 - relief)
                 if notice > 0:
                     count(c, "fee_change_notices")
                 if increase > 0:
@@ -238,7 +265,7 @@ def simulate(model: ScenarioModel, seats: int, months: int, seed: int, replicati
                 < c.failed_payment * levers.late_payment_factor
             ):
                 count(c, "failed_payments")
-                penalty = float(table.penalty_fee_cents[row])
+                penalty = float(rows.penalty_fee_cents[row])
                 if levers.enforce_caps:
                     penalty = min(penalty, levers.legal_penalty_cap_cents)
                 elif penalty > levers.legal_penalty_cap_cents:
@@ -255,7 +282,7 @@ def simulate(model: ScenarioModel, seats: int, months: int, seed: int, replicati
             count(c, "revenue_penalty_cents", penalty)
             if is_new:
                 count(
-                    c, "revenue_setup_cents", float(table.setup_fee_cents[policy.newcomer_tariff[fee_month]])
+                    c, "revenue_setup_cents", float(rows.setup_fee_cents[policy.newcomer_tariff[fee_month]])
                 )
             # §3.8–3.9
             charged = amount + overcharge
@@ -275,7 +302,7 @@ def simulate(model: ScenarioModel, seats: int, months: int, seed: int, replicati
             p = [
                 c.propensity * levers.surprise_complaint_rate * surprise * unclear,
                 c.propensity * levers.error_complaint_rate * noticing * (1.0 if overcharge > 0 else 0.0),
-                c.propensity * levers.fee_increase_complaint_rate * unannounced,
+                c.propensity * levers.fee_increase_complaint_rate * increase * (1.0 - relief),
                 c.propensity * levers.penalty_complaint_rate * penalty / max(amount, 100.0) * unclear,
             ]
             p = [min(max(q, 0.0), 1.0) for q in p]
@@ -307,7 +334,7 @@ def simulate(model: ScenarioModel, seats: int, months: int, seed: int, replicati
             if attentive:
                 count(c, "attentive_customers")
             waiting += c.complaint_open
-            state.append((c, row, charged, penalty, attentive))
+            state.append((c, row, attentive))
         # §3.10
         capacity = levers.capacity_per_1000 * n / 1000.0
         share = min(capacity / waiting, 1.0) if waiting > capacity else 1.0
@@ -346,10 +373,10 @@ def simulate(model: ScenarioModel, seats: int, months: int, seed: int, replicati
                     c.open_errors, c.open_error_cents = 0, 0.0
         # §3.12–3.13
         staying = []
-        for c, row, _charged, _penalty, attentive in state:
+        for c, row, attentive in state:
             wtp = c.wtp * 100.0
-            exit_fee = float(table.early_termination_fee_cents[row])
-            in_term = month - c.join_month < table.minimum_term_months[row] and exit_fee > 0
+            exit_fee = float(rows.early_termination_fee_cents[row])
+            in_term = month - c.join_month < rows.minimum_term_months[row] and exit_fee > 0
             deterrence = math.exp(-b.exit_fee_deterrence * exit_fee / wtp) if in_term else 1.0
             over_wtp = b.price_sensitivity * max(c.price / wtp - 1.0, 0.0)
             change = c.price / max(c.reference, 100.0) - 1.0

@@ -73,3 +73,73 @@ def test_engine_agrees_with_the_plain_python_reference_on_every_count(name: str)
     if name == "notice_and_caps":
         assert totals["fee_change_notices"] > 0 and totals["notice_breaches"] > 0
         assert totals["fee_cap_breaches"] > 0
+
+
+def test_a_paired_comparison_agrees_with_the_reference_over_several_pools() -> None:
+    """The reform run of a comparison starts from the baseline's warm-up and replaces it at month 0;
+    a reform that changes segment traits (transaction value, usage variation) changes them only
+    for customers arriving from month 0 on. Two service pools with tight capacity and many
+    arrivals, so that pool-level handling and the growth of a pool's arrays are exercised."""
+    base = simlib.load(BASELINE).with_changes(
+        {
+            "simulation.warm_up_months": 3,
+            "fees.transaction_fee_percent": 2.0,
+            "population.arrivals.monthly_rate": 0.3,
+            "complaint_handling.capacity_per_1000_customers": 2,
+            "compliance.minimum_notice_days": 14,
+        }
+    )
+    reform = base.with_changes(
+        {
+            "fees.monthly_fee": 29,
+            "fees.penalty_fee": 7,
+            "population.segments.light.average_transaction_value": 3.5,
+            "population.segments.heavy.usage_monthly_variation": 0.9,
+        }
+    )
+    seats, months = 4096 + 500, 5
+    comparison = simlib.compare(
+        base, reform, customers=seats, months=months, replications=1, seed=SEED, progress=False
+    )
+    base_model, reform_model = base.realise(0, SEED), reform.realise(0, SEED)
+    expected_base = reference(base_model, seats, months, SEED)
+    expected_reform = reference(reform_model, seats, months, SEED, warm_up_model=base_model)
+    np.testing.assert_array_equal(comparison.baseline.counts[0], expected_base)
+    np.testing.assert_array_equal(comparison.reform.counts[0], expected_reform)
+    totals = dict(zip(COUNTED, comparison.reform.counts[0].sum(axis=(0, 1)), strict=True))
+    assert totals["fee_increases_experienced"] > 0 and totals["fee_change_notices"] > 0
+    assert totals["complaint_backlog"] > 0
+
+
+def test_policy_tables_are_the_fee_schedule() -> None:
+    """The arrays the compiled steps read say what the plain-Python fee schedule says."""
+    from simlib.model.engine import Policy
+    from simlib.model.population import arrival_probability
+    from simlib.model.schedule import NO_EVENT, FeeSchedule, headline_price
+
+    model = busy().realise(0, SEED)
+    months = 12
+    policy = Policy.from_model(model, months)
+    schedule = FeeSchedule(model, months)
+    table = policy.tariffs
+    arrivals = model.population.arrivals
+    for month in range(months):
+        for group in range(schedule.groups):
+            row = policy.tariff_index[month, group]
+            tariff = schedule.tariff(month, group)
+            assert table.monthly_fee[row] == tariff.monthly_fee
+            assert table.penalty_fee_cents[row] == round(tariff.penalty_fee * 100)
+            assert table.volume_pricing[row] == tariff.volume_pricing
+            np.testing.assert_array_equal(table.tier_price[row, : len(tariff.tier_price)], tariff.tier_price)
+            event = schedule.event(month, group)
+            assert policy.event_notice[month, group] == (NO_EVENT if event is None else event.notice_days)
+        offered = schedule.newcomer_tariff(month)
+        assert table.monthly_fee[policy.newcomer_tariff[month]] == offered.monthly_fee
+        expected = arrival_probability(
+            arrivals.monthly_rate,
+            headline_price(model, offered),
+            arrivals.market_reference_price,
+            arrivals.price_elasticity,
+        )
+        assert policy.arrival_probability[month] == expected
+    assert policy.tariff_changes.any()

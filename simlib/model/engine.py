@@ -17,9 +17,12 @@ than many of the steps themselves, and compiling one function is also quicker th
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -57,17 +60,20 @@ from .operations import (
     served_share,
 )
 from .population import ARRIVAL_ID_STRIDE, SegmentTable, arrival_probability, draw_traits
-from .schedule import FeeSchedule, RuleAction, headline_price
+from .schedule import NO_EVENT, FeeSchedule, RuleAction, headline_price
 from .special import ndtri
 from .state import Customers, copy_customer, empty_customers, with_capacity
 
+NO_MINIMUM_NOTICE = -1
+"""In :class:`Levers`: the law sets no minimum notice."""
 MAX_WARM_UP = 4096
 POOL_SIZE = 4096
 """Seats per complaint-handling pool (and the granularity of chunks)."""
 
-Metric = NamedTuple("Metric", [(name, int) for name in COUNTED])
-M = Metric(*range(len(COUNTED)))
-"""Column of each counted metric (a global tuple: Numba compiles its fields as constants)."""
+Columns = NamedTuple("Columns", [(name, int) for name in COUNTED])
+COLUMN = Columns(*range(len(COUNTED)))
+"""The column of each counted metric in a tally row, by name (a global tuple: Numba compiles its
+fields as constants)."""
 
 _USAGE, _PAYMENT, _ERROR, _ATTENTION, _COMPLAINT, _HANDLING, _CHURN, _AUDIT, _ARRIVAL = (
     int(p)
@@ -127,7 +133,7 @@ class Levers(NamedTuple):
     legal_penalty_cap_cents: float
     enforce_caps: bool
     minimum_notice_days: int
-    """−1: no legal minimum."""
+    """Days; :data:`NO_MINIMUM_NOTICE` when the law sets none."""
     audit_every: int
     audit_detection_share: float
     itemised_bills: bool
@@ -196,7 +202,7 @@ class Levers(NamedTuple):
             if compliance.penalty_fee_cap is None
             else to_cents(compliance.penalty_fee_cap),
             enforce_caps=compliance.enforcement == "validate",
-            minimum_notice_days=-1
+            minimum_notice_days=NO_MINIMUM_NOTICE
             if compliance.minimum_notice_days is None
             else int(compliance.minimum_notice_days),
             audit_every=int(model.audits.every_months),
@@ -234,7 +240,7 @@ class Policy(NamedTuple):
     group_starts: np.ndarray
     """Months of the grandfathered changes: a customer's join group is how many of them it joined after."""
     event_notice: np.ndarray
-    """(month, join group) → notice days of a tariff change reaching the group; −1: none."""
+    """(month, join group) → notice days of a tariff change reaching the group; :data:`NO_EVENT`: none."""
     tariff_changes: np.ndarray
     """month → whether any group's tariff changes (prices are re-quoted)."""
     newcomer_tariff: np.ndarray
@@ -265,7 +271,7 @@ class Policy(NamedTuple):
             tariff_index=schedule.tariff_index,
             group_starts=schedule.group_starts,
             event_notice=schedule.event_notice,
-            tariff_changes=(schedule.event_notice >= 0).any(axis=1),
+            tariff_changes=(schedule.event_notice != NO_EVENT).any(axis=1),
             newcomer_tariff=schedule.newcomer_index,
             arrival_probability=np.asarray([quoted[int(r)] for r in schedule.newcomer_index]),
         )
@@ -288,13 +294,17 @@ def simulate_chunk(
 
     ``on_month`` is called (warm-up months + months) times in all, as pools finish, for progress bars.
     """
+    if seat_start % POOL_SIZE:
+        raise ValueError(
+            f"a chunk starts at a whole service pool (seat {seat_start} is not a multiple of {POOL_SIZE})"
+        )
     months = plan.months
     horizon = Policy.from_model(plan.model, months, plan.actions)
     warm = horizon if plan.warm_up_model is None else Policy.from_model(plan.warm_up_model, months)
     warm_up = (plan.warm_up_model or plan.model).simulation.warm_up_months
     # The reform run of a comparison starts from the baseline's customers: at month 0 the reform
     # replaces the baseline, and customers whose price moves experience a fee change.
-    switch_notice = -1 if plan.warm_up_model is None else max(horizon.levers.minimum_notice_days, 0)
+    switch_notice = NO_EVENT if plan.warm_up_model is None else max(horizon.levers.minimum_notice_days, 0)
     segments = len(warm.segments.cumulative_share)
     counts = np.zeros((warm_up + months, segments, len(COUNTED)))
     seats = seat_stop - seat_start
@@ -385,6 +395,48 @@ def simulate_pool(
         end_of_month(customers, n, policy)
 
 
+def _forget_stale_compilation() -> None:
+    """Discard :func:`simulate_pool`'s cached machine code when any source file of this package changed.
+
+    Numba checks cached code only against the file that defines the function, but the month loop's
+    code inlines the steps and equations of every file here; an edit to behaviour.py, say, would
+    otherwise keep running the old equations. The cache folder holds a digest of the sources'
+    contents next to the cached code; on a mismatch the cached code is removed and compiled anew
+    on first use. (A process that imported the old sources and compiles after the edit could still
+    store old code: restart notebook kernels after editing the model.)
+    """
+    cache = getattr(simulate_pool, "_cache", None)
+    folder = getattr(cache, "_cache_path", None)
+    base = getattr(getattr(cache, "_impl", None), "filename_base", None)
+    if folder is None or base is None:
+        return
+    digest = hashlib.sha256()
+    for source in sorted(Path(__file__).parent.glob("*.py")):
+        if source.name.startswith("."):
+            continue  # editors' lock and swap files
+        try:
+            digest.update(source.name.encode() + b"\0" + source.read_bytes())
+        except OSError:
+            continue
+    stamp = Path(folder) / f"{base}.sources"
+    try:
+        if stamp.read_text() == digest.hexdigest():
+            return
+    except OSError:
+        pass
+    try:
+        for stale in Path(folder).glob(f"{base}*.nb?"):
+            stale.unlink(missing_ok=True)
+        written = stamp.with_name(f"{stamp.name}.{os.getpid()}")
+        written.write_text(digest.hexdigest())
+        os.replace(written, stamp)
+    except OSError:
+        pass  # a read-only cache: Numba will not write there either
+
+
+_forget_stale_compilation()
+
+
 # --------------------------------------------------------------------------- the steps
 
 
@@ -401,11 +453,10 @@ def join_group(join_month: int, group_starts: np.ndarray) -> int:
 def quoted_price(customers: Customers, i: int, policy: Policy, tariff: int) -> float:
     """The price a customer judges (cents): the bill at its usual usage level, within the legal cap
     where it is enforced (docs/model.md §3.3)."""
-    segment = customers.segment[i]
     price = bill_cents(
         customers.usage_level[i],
         customers.prepay[i],
-        policy.segments.transaction_value[segment],
+        customers.transaction_value[i],
         policy.tariffs,
         tariff,
     )
@@ -509,23 +560,21 @@ def bills(
         segment = customers.segment[i]
         is_new = customers.join_month[i] == month and not customers.original[i]
         customers.is_new[i] = is_new
-        tally[segment, M.active] += 1.0
+        tally[segment, COLUMN.active] += 1.0
         if is_new:
-            tally[segment, M.acquired] += 1.0
+            tally[segment, COLUMN.acquired] += 1.0
         tariff = policy.tariff_index[fee_month, join_group(customers.join_month[i], policy.group_starts)]
         customers.tariff[i] = tariff
         usage = customers.usage_level[i]
         if policy.tariffs.uses_usage[tariff]:
-            variation = policy.segments.usage_monthly_variation[segment]
+            variation = customers.usage_variation[i]
             usage = usage * math.exp(variation * ndtri(uniform_at(customers.key[i], draws[_USAGE])))
-        bill = bill_cents(
-            usage, customers.prepay[i], policy.segments.transaction_value[segment], policy.tariffs, tariff
-        )
+        bill = bill_cents(usage, customers.prepay[i], customers.transaction_value[i], policy.tariffs, tariff)
         if bill > levers.legal_fee_cap_cents:
             if levers.enforce_caps:
                 bill = levers.legal_fee_cap_cents
             else:
-                tally[segment, M.fee_cap_breaches] += 1.0
+                tally[segment, COLUMN.fee_cap_breaches] += 1.0
         customers.bill[i] = bill
 
 
@@ -548,19 +597,19 @@ def fee_change_events(
         if requote:
             customers.price[i] = quoted_price(customers, i, policy, customers.tariff[i])
         price = customers.price[i]
-        notice = -1
+        notice = NO_EVENT
         if not customers.is_new[i]:
             if month == 0:
-                if switch_notice >= 0 and previous != price:
+                if switch_notice != NO_EVENT and previous != price:
                     notice = switch_notice
             elif month > 0:
                 notice = policy.event_notice[
                     fee_month, join_group(customers.join_month[i], policy.group_starts)
                 ]
         customers.notified[i] = notice > 0
-        if notice < 0:
+        if notice == NO_EVENT:
             customers.increase[i] = 0.0
-            customers.increase_unannounced[i] = 0.0
+            customers.notice_relief[i] = 0.0
             continue
         segment = customers.segment[i]
         rise = price - previous
@@ -568,14 +617,14 @@ def fee_change_events(
         relief = 1.0 - math.exp(-notice / levers.fee_change_notice_days_scale)
         customers.reference[i] = customers.reference[i] + rise * relief
         customers.increase[i] = increase
-        customers.increase_unannounced[i] = increase * (1.0 - relief)
+        customers.notice_relief[i] = relief
         if notice > 0:
-            tally[segment, M.fee_change_notices] += 1.0
+            tally[segment, COLUMN.fee_change_notices] += 1.0
         if increase > 0.0:
-            tally[segment, M.fee_increases_experienced] += 1.0
+            tally[segment, COLUMN.fee_increases_experienced] += 1.0
         minimum = levers.minimum_notice_days
-        if minimum >= 0 and not levers.enforce_caps and rise > 0.0 and notice < minimum:
-            tally[segment, M.notice_breaches] += 1.0
+        if minimum != NO_MINIMUM_NOTICE and not levers.enforce_caps and rise > 0.0 and notice < minimum:
+            tally[segment, COLUMN.notice_breaches] += 1.0
 
 
 @njit(error_model="numpy", inline="always")
@@ -591,12 +640,12 @@ def payments(customers: Customers, n: int, policy: Policy, draws: np.ndarray, ta
             chance = customers.failed_payment[i] * levers.late_payment_factor
             if uniform_at(customers.key[i], draws[_PAYMENT]) < chance:
                 segment = customers.segment[i]
-                tally[segment, M.failed_payments] += 1.0
+                tally[segment, COLUMN.failed_payments] += 1.0
                 penalty = policy.tariffs.penalty_fee_cents[customers.tariff[i]]
                 if levers.enforce_caps:
                     penalty = min(penalty, levers.legal_penalty_cap_cents)
                 elif penalty > levers.legal_penalty_cap_cents:
-                    tally[segment, M.penalty_cap_breaches] += 1.0
+                    tally[segment, COLUMN.penalty_cap_breaches] += 1.0
         customers.penalty[i] = penalty
 
 
@@ -614,13 +663,11 @@ def billing_errors(
             levers.error_rate,
             levers.error_size_share,
         )
-        error = overcharge > 0.0
-        customers.error[i] = error
-        customers.charged[i] = customers.bill[i] + overcharge
-        if error:
+        customers.overcharge[i] = overcharge
+        if overcharge > 0.0:
             customers.open_errors[i] += 1
             customers.open_error_cents[i] += overcharge
-            tally[customers.segment[i], M.billing_errors_made] += 1.0
+            tally[customers.segment[i], COLUMN.billing_errors_made] += 1.0
 
 
 @njit(error_model="numpy", inline="always")
@@ -630,11 +677,11 @@ def revenue(customers: Customers, n: int, month: int, policy: Policy, tally: np.
     for i in range(n):
         segment = customers.segment[i]
         bill = customers.bill[i]
-        tally[segment, M.revenue_recurring_cents] += bill
-        tally[segment, M.revenue_overcharge_cents] += customers.charged[i] - bill
-        tally[segment, M.revenue_penalty_cents] += customers.penalty[i]
+        tally[segment, COLUMN.revenue_recurring_cents] += bill
+        tally[segment, COLUMN.revenue_overcharge_cents] += customers.overcharge[i]
+        tally[segment, COLUMN.revenue_penalty_cents] += customers.penalty[i]
         if customers.is_new[i]:
-            tally[segment, M.revenue_setup_cents] += setup
+            tally[segment, COLUMN.revenue_setup_cents] += setup
 
 
 @njit(error_model="numpy", inline="always")
@@ -650,7 +697,8 @@ def complaints(customers: Customers, n: int, policy: Policy, draws: np.ndarray, 
     unclear = 1.0 - levers.clarity_relief
     for i in range(n):
         key = customers.key[i]
-        surprise = perceived_surprise(customers.charged[i], customers.reference[i], levers.surprise_relief)
+        charged = customers.bill[i] + customers.overcharge[i]
+        surprise = perceived_surprise(charged, customers.reference[i], levers.surprise_relief)
         attention = customers.attention[i]
         looks = attention + (1.0 - attention) * levers.notice_attention
         if customers.notified[i]:
@@ -664,9 +712,17 @@ def complaints(customers: Customers, n: int, policy: Policy, draws: np.ndarray, 
         notices_error = levers.itemised_error_detection if levers.itemised_bills else attention
         p_surprise = propensity * levers.surprise_complaint_rate * surprise * unclear
         p_error = (
-            propensity * levers.error_complaint_rate * notices_error * (1.0 if customers.error[i] else 0.0)
+            propensity
+            * levers.error_complaint_rate
+            * notices_error
+            * (1.0 if customers.overcharge[i] > 0.0 else 0.0)
         )
-        p_increase = propensity * levers.fee_increase_complaint_rate * customers.increase_unannounced[i]
+        p_increase = (
+            propensity
+            * levers.fee_increase_complaint_rate
+            * customers.increase[i]
+            * (1.0 - customers.notice_relief[i])
+        )
         p_penalty = (
             propensity
             * levers.penalty_complaint_rate
@@ -682,20 +738,20 @@ def complaints(customers: Customers, n: int, policy: Policy, draws: np.ndarray, 
         segment = customers.segment[i]
         if cause > 0:
             attentive = True
-            tally[segment, M.complaints] += 1.0
+            tally[segment, COLUMN.complaints] += 1.0
             if cause == SURPRISE:
-                tally[segment, M.complaints_surprise] += 1.0
+                tally[segment, COLUMN.complaints_surprise] += 1.0
             elif cause == BILLING_ERROR:
-                tally[segment, M.complaints_billing_error] += 1.0
+                tally[segment, COLUMN.complaints_billing_error] += 1.0
             elif cause == FEE_INCREASE:
-                tally[segment, M.complaints_fee_increase] += 1.0
+                tally[segment, COLUMN.complaints_fee_increase] += 1.0
             else:
-                tally[segment, M.complaints_penalty_fee] += 1.0
+                tally[segment, COLUMN.complaints_penalty_fee] += 1.0
             customers.grievance[i] += 1.0
             customers.complaint_open[i] = True
         customers.attentive[i] = attentive
         if attentive:
-            tally[segment, M.attentive_customers] += 1.0
+            tally[segment, COLUMN.attentive_customers] += 1.0
 
 
 @njit(error_model="numpy", inline="always")
@@ -723,21 +779,21 @@ def complaint_handling(
             levers.escalation_share,
         )
         if outcome == WAITING:
-            tally[segment, M.complaint_backlog] += 1.0
+            tally[segment, COLUMN.complaint_backlog] += 1.0
             continue
         customers.complaint_open[i] = False
-        tally[segment, M.complaints_handled] += 1.0
+        tally[segment, COLUMN.complaints_handled] += 1.0
         if outcome != RESOLVED:
-            tally[segment, M.complaints_unresolved] += 1.0
+            tally[segment, COLUMN.complaints_unresolved] += 1.0
             if outcome == ESCALATED:
-                tally[segment, M.complaints_escalated] += 1.0
+                tally[segment, COLUMN.complaints_escalated] += 1.0
             continue
-        tally[segment, M.complaints_resolved] += 1.0
-        tally[segment, M.goodwill_credit_cents] += levers.goodwill_cents
+        tally[segment, COLUMN.complaints_resolved] += 1.0
+        tally[segment, COLUMN.goodwill_credit_cents] += levers.goodwill_cents
         customers.grievance[i] *= 1.0 - levers.resolution_relief
         if customers.open_errors[i] > 0:
-            tally[segment, M.billing_errors_refunded_on_complaint] += customers.open_errors[i]
-            tally[segment, M.refunds_complaint_cents] += np.rint(
+            tally[segment, COLUMN.billing_errors_refunded_on_complaint] += customers.open_errors[i]
+            tally[segment, COLUMN.refunds_complaint_cents] += np.rint(
                 customers.open_error_cents[i] * levers.refund_share
             )
             customers.open_errors[i] = 0
@@ -755,13 +811,13 @@ def audits(
         return
     for i in range(n):
         segment = customers.segment[i]
-        tally[segment, M.audited_customers] += 1.0
+        tally[segment, COLUMN.audited_customers] += 1.0
         errors = customers.open_errors[i]
         if errors > 0 and audit_finds(
             errors, uniform_at(customers.key[i], draws[_AUDIT]), policy.levers.audit_detection_share
         ):
-            tally[segment, M.billing_errors_found_by_audit] += errors
-            tally[segment, M.refunds_audit_cents] += customers.open_error_cents[i]
+            tally[segment, COLUMN.billing_errors_found_by_audit] += errors
+            tally[segment, COLUMN.refunds_audit_cents] += customers.open_error_cents[i]
             customers.open_errors[i] = 0
             customers.open_error_cents[i] = 0.0
 
@@ -805,20 +861,20 @@ def churn(
         gone = cause > 0
         customers.gone[i] = gone
         if not gone:
-            tally[segment, M.billing_errors_outstanding] += customers.open_errors[i]
+            tally[segment, COLUMN.billing_errors_outstanding] += customers.open_errors[i]
             continue
-        tally[segment, M.churned] += 1.0
+        tally[segment, COLUMN.churned] += 1.0
         if cause == LEFT_BASELINE:
-            tally[segment, M.churned_baseline] += 1.0
+            tally[segment, COLUMN.churned_baseline] += 1.0
         elif cause == LEFT_PRICE:
-            tally[segment, M.churned_price] += 1.0
+            tally[segment, COLUMN.churned_price] += 1.0
         elif cause == LEFT_PRICE_RISE:
-            tally[segment, M.churned_price_rise] += 1.0
+            tally[segment, COLUMN.churned_price_rise] += 1.0
         elif cause == LEFT_COMPLAINT:
-            tally[segment, M.churned_complaint] += 1.0
+            tally[segment, COLUMN.churned_complaint] += 1.0
         if in_term:
-            tally[segment, M.revenue_early_termination_cents] += exit_fee
-        tally[segment, M.billing_errors_lost_at_churn] += customers.open_errors[i]
+            tally[segment, COLUMN.revenue_early_termination_cents] += exit_fee
+        tally[segment, COLUMN.billing_errors_lost_at_churn] += customers.open_errors[i]
 
 
 @njit(error_model="numpy", inline="always")
@@ -830,7 +886,7 @@ def charges(
     for i in range(n):
         if customers.original[i]:
             seat = customers.seat[i] - seat_start
-            charged_cents[seat] += customers.charged[i] + customers.penalty[i]
+            charged_cents[seat] += customers.bill[i] + customers.overcharge[i] + customers.penalty[i]
             months_active[seat] += 1
 
 
@@ -855,4 +911,3 @@ def compile_engine() -> None:
 
     plan = RunPlan(from_dict({}).realise(0, 0), customers=1, months=1, seed=0, replication=0)
     simulate_chunk(plan, 0, 1, track_charges=True)
-    simulate_chunk(plan, 0, 1, track_charges=False)

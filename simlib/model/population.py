@@ -113,7 +113,8 @@ def draw_traits(
 ) -> None:
     """Draw customer ``i``'s traits from its key into the state arrays.
 
-    - segment by share; usage level ℓ = m_s·exp(σ_s·Φ⁻¹(u)); willingness to pay
+    - segment by share; usage level ℓ = m_s·exp(σ_s·Φ⁻¹(u)), with the segment's month-to-month
+      usage variation σᵐ_s and transaction value v_s; willingness to pay
       W = w_s·(ℓ/m_s)^ε_s·exp(σʷ_s·Φ⁻¹(u'));
     - baseline churn probability p ~ Beta(α_s, β_s + τ), where τ is the tenure: 0 for a newcomer,
       uniform on 0…``initial_tenure_max_months`` for an initial customer, who joins at month −τ
@@ -142,6 +143,8 @@ def draw_traits(
     customers.segment[i] = s
     customers.join_month[i] = join_month
     customers.usage_level[i] = usage
+    customers.usage_variation[i] = segments.usage_monthly_variation[s]
+    customers.transaction_value[i] = segments.transaction_value[s]
     customers.willingness_to_pay[i] = wtp
     customers.baseline_churn[i] = beta_quantile(
         uniform_at(key, trait_offsets[_BASELINE_CHURN]),

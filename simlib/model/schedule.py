@@ -15,6 +15,9 @@ from ..parameters import ScenarioModel
 from ..scenario import fee_schedule_after
 from .fees import Tariff, TariffTable, monthly_bill_cents, tariff_table
 
+NO_EVENT = -1
+"""In :attr:`FeeSchedule.event_notice`: no tariff change reaches the group that month."""
+
 
 @dataclass(frozen=True)
 class RuleAction:
@@ -48,8 +51,8 @@ class FeeSchedule:
         self._index: dict[tuple, int] = {}
         self.tariff_index = np.zeros((months, self.groups), dtype=np.int64)
         """(month, group) → row of :attr:`table`."""
-        self.event_notice = np.full((months, self.groups), -1, dtype=np.int64)
-        """(month, group) → notice days of the tariff change reaching the group that month; −1: none."""
+        self.event_notice = np.full((months, self.groups), NO_EVENT, dtype=np.int64)
+        """(month, group) → notice days of the tariff change reaching the group that month."""
         self._tariff: list[list[Tariff]] = []
         self._event: list[list[TariffEvent | None]] = []
         previous: list[tuple | None] = [None] * self.groups

@@ -15,39 +15,60 @@ from numba import njit
 
 
 class Customers(NamedTuple):
-    """Per-customer arrays (money in cents)."""
+    """Per-customer arrays; units as in docs/model.md §2–3 (money in cents unless stated)."""
 
-    # Traits, fixed once drawn.
+    # Traits, fixed once drawn (docs/model.md §2.2), under the policy in force at arrival.
     key: np.ndarray
+    """uint64 key of the customer's draws (§8.1)."""
     seat: np.ndarray
     segment: np.ndarray
     join_month: np.ndarray
     usage_level: np.ndarray
+    """Usual usage ℓ, units per month."""
+    usage_variation: np.ndarray
+    """σᵐ: sd of the log of monthly usage around ℓ."""
+    transaction_value: np.ndarray
+    """Value of one transaction, currency units (for percentage fees)."""
     willingness_to_pay: np.ndarray
+    """W, currency units per month."""
     baseline_churn: np.ndarray
+    """p, probability per month."""
     attention: np.ndarray
+    """Probability per month of looking at the bill."""
     complaint_propensity: np.ndarray
     failed_payment: np.ndarray
+    """f, probability per month of a failed deduction."""
     prepay: np.ndarray
     original: np.ndarray
+    """An initial customer (never counted as acquired; compared in winners and losers)."""
     # Carried from month to month.
     price: np.ndarray
+    """P, the price the customer judges: the bill at usual usage, cents."""
     reference: np.ndarray
+    """R, the reference price, cents."""
     grievance: np.ndarray
     complaint_open: np.ndarray
     open_errors: np.ndarray
+    """Overcharges not yet found, a count."""
     open_error_cents: np.ndarray
+    """Their amount, cents."""
     gone: np.ndarray
+    """Left this month (removed at the start of the next)."""
     # This month's values, written and read by the monthly steps in order.
     tariff: np.ndarray
+    """Row of the policy's tariff table the customer is on."""
     is_new: np.ndarray
     bill: np.ndarray
-    charged: np.ndarray
+    """The recurring bill, cents."""
+    overcharge: np.ndarray
+    """A billing error's overcharge on this bill, cents (0: none)."""
     notified: np.ndarray
     increase: np.ndarray
-    increase_unannounced: np.ndarray
+    """ι: relative fee increase experienced this month (§3.4)."""
+    notice_relief: np.ndarray
+    """ν(d): the share of it announced by the notice (§3.4)."""
     penalty: np.ndarray
-    error: np.ndarray
+    """Penalty fee for a failed deduction, cents."""
     attentive: np.ndarray
 
 
@@ -55,35 +76,36 @@ class Customers(NamedTuple):
 def empty_customers(capacity: int) -> Customers:
     """Arrays for up to ``capacity`` customers (contents undefined until drawn)."""
     return Customers(
-        np.empty(capacity, dtype=np.uint64),
-        np.empty(capacity, dtype=np.int64),
-        np.empty(capacity, dtype=np.int64),
-        np.empty(capacity, dtype=np.int64),
-        np.empty(capacity),
-        np.empty(capacity),
-        np.empty(capacity),
-        np.empty(capacity),
-        np.empty(capacity),
-        np.empty(capacity),
-        np.empty(capacity, dtype=np.bool_),
-        np.empty(capacity, dtype=np.bool_),
-        np.empty(capacity),
-        np.empty(capacity),
-        np.empty(capacity),
-        np.empty(capacity, dtype=np.bool_),
-        np.empty(capacity, dtype=np.int64),
-        np.empty(capacity),
-        np.empty(capacity, dtype=np.bool_),
-        np.empty(capacity, dtype=np.int64),
-        np.empty(capacity, dtype=np.bool_),
-        np.empty(capacity),
-        np.empty(capacity),
-        np.empty(capacity, dtype=np.bool_),
-        np.empty(capacity),
-        np.empty(capacity),
-        np.empty(capacity),
-        np.empty(capacity, dtype=np.bool_),
-        np.empty(capacity, dtype=np.bool_),
+        np.empty(capacity, dtype=np.uint64),  # key
+        np.empty(capacity, dtype=np.int64),  # seat
+        np.empty(capacity, dtype=np.int64),  # segment
+        np.empty(capacity, dtype=np.int64),  # join_month
+        np.empty(capacity),  # usage_level
+        np.empty(capacity),  # usage_variation
+        np.empty(capacity),  # transaction_value
+        np.empty(capacity),  # willingness_to_pay
+        np.empty(capacity),  # baseline_churn
+        np.empty(capacity),  # attention
+        np.empty(capacity),  # complaint_propensity
+        np.empty(capacity),  # failed_payment
+        np.empty(capacity, dtype=np.bool_),  # prepay
+        np.empty(capacity, dtype=np.bool_),  # original
+        np.empty(capacity),  # price
+        np.empty(capacity),  # reference
+        np.empty(capacity),  # grievance
+        np.empty(capacity, dtype=np.bool_),  # complaint_open
+        np.empty(capacity, dtype=np.int64),  # open_errors
+        np.empty(capacity),  # open_error_cents
+        np.empty(capacity, dtype=np.bool_),  # gone
+        np.empty(capacity, dtype=np.int64),  # tariff
+        np.empty(capacity, dtype=np.bool_),  # is_new
+        np.empty(capacity),  # bill
+        np.empty(capacity),  # overcharge
+        np.empty(capacity, dtype=np.bool_),  # notified
+        np.empty(capacity),  # increase
+        np.empty(capacity),  # notice_relief
+        np.empty(capacity),  # penalty
+        np.empty(capacity, dtype=np.bool_),  # attentive
     )
 
 
@@ -95,6 +117,8 @@ def copy_customer(source: Customers, i: int, target: Customers, j: int) -> None:
     target.segment[j] = source.segment[i]
     target.join_month[j] = source.join_month[i]
     target.usage_level[j] = source.usage_level[i]
+    target.usage_variation[j] = source.usage_variation[i]
+    target.transaction_value[j] = source.transaction_value[i]
     target.willingness_to_pay[j] = source.willingness_to_pay[i]
     target.baseline_churn[j] = source.baseline_churn[i]
     target.attention[j] = source.attention[i]
