@@ -365,20 +365,74 @@ def simulate_pool(
     track_charges: bool,
 ) -> None:
     """Simulate one service pool's seats over the warm-up and the horizon, adding into ``counts``
-    (row ``warm_up + month``). Each month, in the order of docs/model.md §3."""
+    (row ``warm_up + month``).
+
+    The months run in :func:`simulate_months` as long as the arrays have room for every seat to
+    bring a newcomer; when they might not, they are grown here and the months go on. (Growing
+    inside the month loop would make Numba count references to all the arrays at every turn.)
+    """
+    seats = seat_stop - seat_start
     traits = offsets[offsets.shape[0] - 1]
-    customers = initial_customers(stream, seat_start, seat_stop, warm_up, warm, traits)
-    n = seat_stop - seat_start
+    customers = initial_customers(stream, seat_start, seat_stop, warm_up, warm, traits, 2 * seats + 16)
+    n = seats
     if track_charges:
         initial_segment[:] = customers.segment[:n]
-    for month in range(-warm_up, months):
+    month = -warm_up
+    while month < months:
+        month, n = simulate_months(
+            customers,
+            n,
+            month,
+            stream,
+            seat_start,
+            seat_stop,
+            warm_up,
+            months,
+            warm,
+            horizon,
+            switch_notice,
+            offsets,
+            counts,
+            charged_cents,
+            months_active,
+            track_charges,
+        )
+        if month < months:
+            customers = with_capacity(customers, n, 2 * (n + seats))
+
+
+@njit(error_model="numpy")
+def simulate_months(
+    customers: Customers,
+    n: int,
+    first_month: int,
+    stream: np.uint64,
+    seat_start: int,
+    seat_stop: int,
+    warm_up: int,
+    months: int,
+    warm: Policy,
+    horizon: Policy,
+    switch_notice: int,
+    offsets: np.ndarray,
+    counts: np.ndarray,
+    charged_cents: np.ndarray,
+    months_active: np.ndarray,
+    track_charges: bool,
+) -> tuple[int, int]:
+    """The month loop, from ``first_month`` until the horizon ends or the arrays might not hold the
+    month's newcomers. Each month, in the order of docs/model.md §3. Returns the next month to
+    simulate and the number of customers."""
+    traits = offsets[offsets.shape[0] - 1]
+    seats = seat_stop - seat_start
+    for month in range(first_month, months):
+        if n + seats > len(customers.key):
+            return month, n
         # Before month 0 the world runs under the warm-up policy; the horizon's policy starts at 0.
         policy = warm if month < 0 else horizon
         draws = offsets[month + warm_up]
         tally = counts[month + warm_up]
-        n, customers = departures_and_arrivals(
-            customers, n, stream, seat_start, seat_stop, month, policy, draws, traits
-        )
+        n = departures_and_arrivals(customers, n, stream, seat_start, seat_stop, month, policy, draws, traits)
         if month == 0:
             clean_ledger(customers, n)
         bills(customers, n, month, policy, draws, tally)
@@ -393,6 +447,7 @@ def simulate_pool(
         if track_charges and month >= 0:
             charges(customers, n, seat_start, charged_cents, months_active)
         end_of_month(customers, n, policy)
+    return months, n
 
 
 def _forget_stale_compilation() -> None:
@@ -479,11 +534,18 @@ def start_state(customers: Customers, i: int, price: float) -> None:
 
 @njit(error_model="numpy", inline="always")
 def initial_customers(
-    stream: np.uint64, seat_start: int, seat_stop: int, warm_up: int, policy: Policy, traits: np.ndarray
+    stream: np.uint64,
+    seat_start: int,
+    seat_stop: int,
+    warm_up: int,
+    policy: Policy,
+    traits: np.ndarray,
+    capacity: int,
 ) -> Customers:
-    """The initial customers, one per seat, drawn under the warm-up policy (docs/model.md §2.3)."""
+    """The initial customers, one per seat, drawn under the warm-up policy (docs/model.md §2.3),
+    in arrays with room for ``capacity`` customers."""
     seats = seat_stop - seat_start
-    customers = empty_customers(seats + seats // 4 + 16)
+    customers = empty_customers(capacity)
     for i in range(seats):
         seat = seat_start + i
         key = customer_key(stream, np.uint64(seat))
@@ -506,9 +568,10 @@ def departures_and_arrivals(
     policy: Policy,
     draws: np.ndarray,
     traits: np.ndarray,
-) -> tuple[int, Customers]:
+) -> int:
     """Remove last month's leavers; each seat brings a newcomer with the month's arrival
-    probability (docs/model.md §3.1). Returns the new count and the (possibly grown) arrays."""
+    probability (docs/model.md §3.1). Returns the new number of customers (the arrays have room
+    for one newcomer per seat)."""
     # A leaver's place is taken by the last customer: order never matters (counts are sums of
     # whole numbers, draws are keyed by customer), and only leavers cost a copy.
     kept = n
@@ -522,20 +585,23 @@ def departures_and_arrivals(
             i += 1
     fee_month = max(month, 0)
     probability = policy.arrival_probability[fee_month]
+    arriving = np.empty(seat_stop - seat_start, dtype=np.int64)
+    count = 0
+    for seat in range(seat_start, seat_stop):
+        if uniform_at(customer_key(stream, np.uint64(seat)), draws[_ARRIVAL]) < probability:
+            arriving[count] = seat
+            count += 1
     tariff = policy.newcomer_tariff[fee_month]
     id_offset = np.uint64((month + 1 + MAX_WARM_UP) * ARRIVAL_ID_STRIDE)
-    for seat in range(seat_start, seat_stop):
-        if not (uniform_at(customer_key(stream, np.uint64(seat)), draws[_ARRIVAL]) < probability):
-            continue
-        if kept == len(customers.key):
-            customers = with_capacity(customers, kept, 2 * kept)
+    for j in range(count):
+        seat = arriving[j]
         key = customer_key(stream, np.uint64(seat) + id_offset)
         draw_traits(
             customers, kept, key, seat, month, False, policy.segments, policy.levers.prepay_uptake, traits
         )
         start_state(customers, kept, quoted_price(customers, kept, policy, tariff))
         kept += 1
-    return kept, customers
+    return kept
 
 
 @njit(error_model="numpy", inline="always")
