@@ -723,7 +723,10 @@ def _workers_ahead(
     if scheduler is not None:
         yield
         return
-    pool = AheadWorkers(str(plan.notebook), kernel_name, folder / IN_PROGRESS, runs, _slots(workers, None))
+    # One more than the runs at once: a worker's warm-up (imports, kernel, engine; ~5 s of CPU) can
+    # take longer than a fast run, and the next run should not wait for it.
+    spares = _slots(workers, None) + 1
+    pool = AheadWorkers(str(plan.notebook), kernel_name, folder / IN_PROGRESS, runs, spares)
     _ahead = pool
     try:
         yield

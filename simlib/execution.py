@@ -22,6 +22,7 @@ import traceback
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 from .kernels import IPCKernelManager
@@ -83,11 +84,21 @@ class RecordingKernelManager(IPCKernelManager):
             Path(pid_file).write_text(str(pid))
 
 
+class _StartError(Exception):
+    """The kernel started ahead of the run could not start: the run could not start either."""
+
+    def __init__(self, cause: BaseException):
+        super().__init__(f"{type(cause).__name__}: {cause}")
+        self.cause = cause
+
+
 def _classify(exc: BaseException) -> Outcome:
     from jupyter_client.kernelspec import NoSuchKernel
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
+    if isinstance(exc, _StartError):
+        return Outcome(COULD_NOT_START, f"the kernel could not start: {exc}")
     if isinstance(exc, PapermillExecutionError):
         return Outcome(FAILED, f"{exc.ename}: {exc.evalue}", exc.cell_index + 1)
     if isinstance(exc, CellTimeoutError):
@@ -121,7 +132,7 @@ def execute(spec: ExecutionSpec, km: Any = None, start_error: BaseException | No
     with open(spec.stdout_log, "w") as stdout, open(spec.stderr_log, "w") as stderr:
         try:
             if start_error is not None:
-                raise start_error
+                raise _StartError(start_error)
             papermill.execute_notebook(
                 str(Path(spec.notebook).resolve()),
                 str(Path(spec.output_notebook).resolve()),
@@ -164,8 +175,17 @@ def _notebook_kernel_name(notebook: str, kernel_name: str | None) -> str:
     return metadata.get("kernelspec", {}).get("name") or "python3"
 
 
+WARM_SECONDS = 600
+"""How long a worker waits for its kernel's warm-up before taking a run anyway (a warm-up that
+compiles the engine on a busy machine can take minutes; the run then simply waits its turn)."""
+
+
 def _start_kernel(notebook: str, kernel_name: str | None, cwd: str) -> Any:
-    """Start the notebook's kernel (over IPC, in ``cwd``) and run :data:`WARM_CODE` in it."""
+    """Start the notebook's kernel (over IPC, in ``cwd``) and run :data:`WARM_CODE` in it.
+
+    Only a kernel that does not start is an error; the warm-up is a saving, never a reason to fail
+    a run (a failed or slow one is written to the worker's log and the run goes ahead).
+    """
     from jupyter_core.utils import run_sync
 
     km = RecordingKernelManager(kernel_name=_notebook_kernel_name(notebook, kernel_name))
@@ -177,10 +197,14 @@ def _start_kernel(notebook: str, kernel_name: str | None, cwd: str) -> Any:
         try:
             await client.wait_for_ready(timeout=60)
             message = client.execute(WARM_CODE, silent=True, store_history=False)
-            while True:
-                reply = await client.get_shell_msg(timeout=120)
-                if reply["parent_header"].get("msg_id") == message:
-                    break
+            deadline = time.monotonic() + WARM_SECONDS
+            while time.monotonic() < deadline:
+                with contextlib.suppress(Empty):
+                    reply = await client.get_shell_msg(timeout=5)
+                    if reply["parent_header"].get("msg_id") == message:
+                        if reply["content"].get("status") != "ok":
+                            print(f"warm-up failed: {reply['content'].get('evalue')}", file=sys.stderr)
+                        break
         finally:
             client.stop_channels()
 

@@ -223,7 +223,7 @@ def run_replications(
         actions: list[list[tuple[RuleAction, ...]]] = [[() for _ in scenarios] for _ in models]
         for position, scenario in enumerate(scenarios):
             if scenario.adjustment_rules:
-                actions, confirmed = _resolve_rules(
+                actions, confirmed = resolve_rules(
                     models, position, settings, actions, lambda plans: execute(plans, False)
                 )
                 if not paired and len(confirmed) == len(models):
@@ -233,7 +233,7 @@ def run_replications(
                     ]
         plans = [
             tuple(
-                _plan(models[rep], position, settings, rep, actions[rep][position])
+                run_plan(models[rep], position, settings, rep, actions[rep][position])
                 for position in range(len(scenarios))
             )
             for rep in range(len(models))
@@ -248,7 +248,7 @@ def _add(a: _TaskResult, b: _TaskResult) -> _TaskResult:
     return _TaskResult(tuple(x + y for x, y in zip(a.counts, b.counts, strict=True)), shares)
 
 
-def _plan(
+def run_plan(
     models: list[ScenarioModel], position: int, settings: RunSettings, replication: int, actions: tuple
 ) -> RunPlan:
     """The run of scenario ``position``; a reform's warm-up runs under the baseline (position 0), so
@@ -264,7 +264,7 @@ def _plan(
     )
 
 
-def _resolve_rules(
+def resolve_rules(
     models: list[list[ScenarioModel]],
     position: int,
     settings: RunSettings,
@@ -281,7 +281,7 @@ def _resolve_rules(
     for _ in range(settings.months + 1):
         if not pending:
             break
-        plans = [(_plan(models[rep], position, settings, rep, actions[rep][position]),) for rep in pending]
+        plans = [(run_plan(models[rep], position, settings, rep, actions[rep][position]),) for rep in pending]
         still: list[int] = []
         for rep, total in zip(pending, execute(plans), strict=True):
             counts = total.counts[0]
@@ -321,7 +321,8 @@ def _as_scenario(scenario: Scenario | str | os.PathLike) -> Scenario:
     return scenario if isinstance(scenario, Scenario) else load(scenario)
 
 
-def _info(scenario: Scenario, settings: RunSettings, actions: list) -> RunInfo:
+def run_info(scenario: Scenario, settings: RunSettings, actions: list) -> RunInfo:
+    """Provenance of a run: the scenario's fingerprint, sizes, seed, version and rule actions."""
     from . import __version__
 
     return RunInfo(
@@ -381,7 +382,7 @@ def simulate(
     settings = RunSettings.resolve(scenario, customers, months, replications, seed, chunk_size, workers)
     outcomes = run_replications([scenario], settings, progress, scheduler)
     counts = np.stack([o.counts[0] for o in outcomes])
-    return SimulationResult(scenario, counts, _info(scenario, settings, [o.actions[0] for o in outcomes]))
+    return SimulationResult(scenario, counts, run_info(scenario, settings, [o.actions[0] for o in outcomes]))
 
 
 def compare(
@@ -424,7 +425,7 @@ def compare(
         SimulationResult(
             scenario,
             np.stack([o.counts[i] for o in outcomes]),
-            _info(scenario, settings, [o.actions[i] for o in outcomes]),
+            run_info(scenario, settings, [o.actions[i] for o in outcomes]),
         )
         for i, scenario in enumerate((baseline, reform))
     ]

@@ -70,7 +70,7 @@ class SharedBase:
         cached = _RESULTS.get(self.token)
         if cached is None:
             cached = SimulationResult(
-                self.scenario, self.counts, runner._info(self.scenario, self.settings, list(self.actions))
+                self.scenario, self.counts, runner.run_info(self.scenario, self.settings, list(self.actions))
             )
             _RESULTS[self.token] = cached
             while len(_RESULTS) > 4:
@@ -130,7 +130,7 @@ def _summed(chunks: Sequence[runner.ChunkResult]) -> np.ndarray:
 
 
 class _Totals:
-    """What ``runner._resolve_rules`` reads from a replication's run: ``counts[0]``."""
+    """What ``runner.resolve_rules`` reads from a replication's run: ``counts[0]``."""
 
     def __init__(self, counts: np.ndarray):
         self.counts = (counts,)
@@ -163,9 +163,9 @@ def simulate_base(
     models = [[base.realise(r, settings.seed)] for r in reps]
     actions: list[list[tuple]] = [[()] for _ in reps]
     if base.adjustment_rules:
-        actions, _ = runner._resolve_rules(models, 0, settings, actions, _rules_executor(bounds, executor))
+        actions, _ = runner.resolve_rules(models, 0, settings, actions, _rules_executor(bounds, executor))
     keep = settings.customers * settings.replications <= MAX_KEPT
-    plans = [runner._plan(models[r], 0, settings, r, actions[r][0]) for r in reps]
+    plans = [runner.run_plan(models[r], 0, settings, r, actions[r][0]) for r in reps]
     runs = _run(plans, bounds, keep, executor)
     charges = None
     if keep:
@@ -236,8 +236,8 @@ def compare_with_base(
     models = [[base_models[r], variant.realise(r, settings.seed)] for r in reps]
     actions: list[list[tuple]] = [[shared.actions[r], ()] for r in reps]
     if variant.adjustment_rules:
-        actions, _ = runner._resolve_rules(models, 1, settings, actions, _rules_executor(bounds, executor))
-    plans = [runner._plan(models[r], 1, settings, r, actions[r][1]) for r in reps]
+        actions, _ = runner.resolve_rules(models, 1, settings, actions, _rules_executor(bounds, executor))
+    plans = [runner.run_plan(models[r], 1, settings, r, actions[r][1]) for r in reps]
     runs = _run(plans, bounds, True, executor)
     segments = shared.counts.shape[2]
     shares = []
@@ -250,7 +250,7 @@ def compare_with_base(
     reform = SimulationResult(
         variant,
         np.stack([_summed(chunks) for chunks in runs]),
-        runner._info(variant, settings, [a[1] for a in actions]),
+        runner.run_info(variant, settings, [a[1] for a in actions]),
     )
     return Comparison(shared.result(), reform, np.stack(shares))
 
