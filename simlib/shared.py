@@ -26,6 +26,7 @@ import numpy as np
 
 from . import runner
 from .errors import InputError
+from .model.engine import ChunkResult, RunPlan, chunk_bounds, simulate_chunk
 from .results import Comparison, SimulationResult
 from .runner import WINNER_LOSER_THRESHOLD, RunSettings
 from .scenario import Scenario
@@ -93,17 +94,17 @@ _RESULTS: OrderedDict[str, SimulationResult] = OrderedDict()
 _MODELS: OrderedDict[str, list] = OrderedDict()
 
 
-def _chunk(plan: runner.RunPlan, start: int, stop: int, track: bool) -> runner.ChunkResult:
+def _chunk(plan: RunPlan, start: int, stop: int, track: bool) -> ChunkResult:
     """One chunk of one replication (a top-level function: it travels to worker processes)."""
-    return runner.simulate_chunk(plan, start, stop, track)
+    return simulate_chunk(plan, start, stop, track)
 
 
 def _run(
-    plans: Sequence[runner.RunPlan],
+    plans: Sequence[RunPlan],
     bounds: Sequence[tuple[int, int]],
     track: bool,
     executor: Executor | None,
-) -> list[list[runner.ChunkResult]]:
+) -> list[list[ChunkResult]]:
     """Every chunk of every plan, per plan in chunk order (in-process without an executor)."""
     jobs = [(plan, start, stop) for plan in plans for start, stop in bounds]
     if executor is None:
@@ -121,7 +122,7 @@ def _run(
     return [flat[i * len(bounds) : (i + 1) * len(bounds)] for i in range(len(plans))]
 
 
-def _summed(chunks: Sequence[runner.ChunkResult]) -> np.ndarray:
+def _summed(chunks: Sequence[ChunkResult]) -> np.ndarray:
     """Chunk counts added in chunk order, as the runner adds them (the same sums, bit for bit)."""
     total = chunks[0].counts
     for chunk in chunks[1:]:
@@ -138,8 +139,8 @@ class _Totals:
 
 def _rules_executor(
     bounds: Sequence[tuple[int, int]], executor: Executor | None
-) -> Callable[[list[tuple[runner.RunPlan, ...]]], list[_Totals]]:
-    def execute(plans_per_rep: list[tuple[runner.RunPlan, ...]]) -> list[_Totals]:
+) -> Callable[[list[tuple[RunPlan, ...]]], list[_Totals]]:
+    def execute(plans_per_rep: list[tuple[RunPlan, ...]]) -> list[_Totals]:
         runs = _run([plans[0] for plans in plans_per_rep], bounds, False, executor)
         return [_Totals(_summed(chunks)) for chunks in runs]
 
@@ -158,7 +159,7 @@ def simulate_base(
     executor : where the chunks run (e.g. a pool from :func:`simlib.executors.open_executor`);
         in this process if None. The numbers do not depend on it.
     """
-    bounds = runner.chunk_bounds(settings.customers, settings.chunk_size)
+    bounds = chunk_bounds(settings.customers, settings.chunk_size)
     reps = range(settings.replications)
     models = [[base.realise(r, settings.seed)] for r in reps]
     actions: list[list[tuple]] = [[()] for _ in reps]
@@ -190,7 +191,7 @@ def simulate_base(
     return shared
 
 
-def _winners_losers(base: _Charges, reform: runner.ChunkResult, segments: int) -> np.ndarray:
+def _winners_losers(base: _Charges, reform: ChunkResult, segments: int) -> np.ndarray:
     """Per segment: [customers compared, bill fell by more than 5%, bill rose by more than 5%];
     the same arithmetic as the runner's paired count, with the base's means kept from its run."""
     both = ~np.isnan(base.mean) & (reform.months_active > 0)
@@ -230,7 +231,7 @@ def compare_with_base(
             chunk_size=settings.chunk_size,
             progress=False,
         )
-    bounds = runner.chunk_bounds(settings.customers, settings.chunk_size)
+    bounds = chunk_bounds(settings.customers, settings.chunk_size)
     reps = range(settings.replications)
     base_models = shared.models()
     models = [[base_models[r], variant.realise(r, settings.seed)] for r in reps]

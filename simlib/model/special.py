@@ -139,9 +139,23 @@ _TINY = 1e-300
 _EPSILON = 2.220446049250313e-16
 
 
+@njit(error_model="numpy", inline="always")
+def _lentz_step(coefficient: float, c: float, d: float) -> tuple[float, float]:
+    """One term of the modified Lentz recurrence: d ← 1/(1 + a·d), c ← 1 + a/c, kept off zero."""
+    d = 1.0 + coefficient * d
+    if abs(d) < _TINY:
+        d = _TINY
+    c = 1.0 + coefficient / c
+    if abs(c) < _TINY:
+        c = _TINY
+    return c, 1.0 / d
+
+
 @njit(error_model="numpy")
 def _beta_continued_fraction(a: float, b: float, x: float) -> float:
-    """The continued fraction of I_x(a, b) (modified Lentz), valid for x < (a + 1) / (a + b + 2)."""
+    """The continued fraction of I_x(a, b) (modified Lentz), valid for x < (a + 1) / (a + b + 2):
+    terms d_{2m} = m(b − m)x / ((a + 2m − 1)(a + 2m)), d_{2m+1} = −(a + m)(a + b + m)x /
+    ((a + 2m)(a + 2m + 1)) (Numerical Recipes §6.4)."""
     qab, qap, qam = a + b, a + 1.0, a - 1.0
     c = 1.0
     d = 1.0 - qab * x / qap
@@ -151,23 +165,9 @@ def _beta_continued_fraction(a: float, b: float, x: float) -> float:
     h = d
     for m in range(1, 100_000):
         m2 = 2 * m
-        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
-        d = 1.0 + aa * d
-        if abs(d) < _TINY:
-            d = _TINY
-        c = 1.0 + aa / c
-        if abs(c) < _TINY:
-            c = _TINY
-        d = 1.0 / d
+        c, d = _lentz_step(m * (b - m) * x / ((qam + m2) * (a + m2)), c, d)
         h *= d * c
-        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
-        d = 1.0 + aa * d
-        if abs(d) < _TINY:
-            d = _TINY
-        c = 1.0 + aa / c
-        if abs(c) < _TINY:
-            c = _TINY
-        d = 1.0 / d
+        c, d = _lentz_step(-(a + m) * (qab + m) * x / ((a + m2) * (qap + m2)), c, d)
         step = d * c
         h *= step
         if abs(step - 1.0) < 4.0 * _EPSILON:
