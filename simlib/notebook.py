@@ -155,12 +155,10 @@ def warm_up() -> None:
     import scipy.stats  # noqa: F401  (the checks of distribution parameters use it)
 
     from . import tables  # noqa: F401
-    from .model import engine
+    from .model.engine import compile_engine
 
     # The compiled engine's machine code is loaded (or compiled) on its first call in a process.
-    compile_engine = getattr(engine, "compile_engine", None)
-    if compile_engine is not None:
-        compile_engine()
+    compile_engine()
     figure = screen_figure(figsize=(1, 1))
     figure.text(0.5, 0.5, "0")
     figure.savefig(io.BytesIO(), format="png", dpi=10)
