@@ -65,7 +65,7 @@ from .distributions import _Distribution
 from .errors import InputError, os_problem
 from .files import write_atomic
 from .model.counts import INDEX
-from .model.engine import Levers
+from .model.policy import Levers
 from .parameters import Behaviour, Segment
 from .runner import simulate
 from .scenario import Scenario

@@ -17,8 +17,8 @@ import numpy as np
 from scipy import special
 
 from simlib.model.counts import COUNTED
-from simlib.model.engine import Policy
 from simlib.model.keys import Purpose
+from simlib.model.policy import Policy
 from simlib.parameters import ScenarioModel
 
 MASK = 2**64 - 1

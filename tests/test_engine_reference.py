@@ -113,7 +113,7 @@ def test_a_paired_comparison_agrees_with_the_reference_over_several_pools() -> N
 
 def test_policy_tables_are_the_fee_schedule() -> None:
     """The arrays the compiled steps read say what the plain-Python fee schedule says."""
-    from simlib.model.engine import Policy
+    from simlib.model.policy import Policy
     from simlib.model.population import arrival_probability
     from simlib.model.schedule import NO_EVENT, FeeSchedule, headline_price
 

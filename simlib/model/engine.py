@@ -38,17 +38,14 @@ from .behaviour import (
     LEFT_PRICE_RISE,
     SURPRISE,
     churn_hazards,
-    combined_relief,
     decide_churn,
     decide_complaint,
-    notice_relief,
     perceived_surprise,
-    saturating_effect,
     update_reference,
 )
 from .counts import COUNTED
 from .draws import customer_key, uniform_at
-from .fees import TariffTable, bill_cents, to_cents
+from .fees import bill_cents
 from .keys import Purpose, offset_table, stream_key
 from .operations import (
     ESCALATED,
@@ -59,13 +56,12 @@ from .operations import (
     overcharge_cents,
     served_share,
 )
-from .population import ARRIVAL_ID_STRIDE, SegmentTable, arrival_probability, draw_traits
-from .schedule import NO_EVENT, FeeSchedule, RuleAction, headline_price
+from .policy import NO_MINIMUM_NOTICE, Policy
+from .population import ARRIVAL_ID_STRIDE, draw_traits
+from .schedule import NO_EVENT, RuleAction
 from .special import ndtri
 from .state import Customers, copy_customer, empty_customers, with_capacity
 
-NO_MINIMUM_NOTICE = -1
-"""In :class:`Levers`: the law sets no minimum notice."""
 MAX_WARM_UP = 4096
 POOL_SIZE = 4096
 """Seats per complaint-handling pool (and the granularity of chunks)."""
@@ -113,168 +109,6 @@ class ChunkResult:
     charged_cents: np.ndarray | None = None
     months_active: np.ndarray | None = None
     initial_segment: np.ndarray | None = None
-
-
-class Levers(NamedTuple):
-    """The scalars of one (realised) scenario that the monthly steps use; money in cents."""
-
-    surprise_relief: float
-    clarity_relief: float
-    notice_attention: float
-    late_payment_factor: float
-    error_rate: float
-    error_size_share: float
-    resolution_rate: float
-    escalation_share: float
-    capacity_per_1000: float
-    refund_share: float
-    goodwill_cents: float
-    legal_fee_cap_cents: float
-    legal_penalty_cap_cents: float
-    enforce_caps: bool
-    minimum_notice_days: int
-    """Days; :data:`NO_MINIMUM_NOTICE` when the law sets none."""
-    audit_every: int
-    audit_detection_share: float
-    itemised_bills: bool
-    itemised_error_detection: float
-    prepay_uptake: float
-    fee_change_notice_days_scale: float
-    fee_change_notice_attention: float
-    surprise_attention_threshold: float
-    surprise_complaint_rate: float
-    error_complaint_rate: float
-    fee_increase_complaint_rate: float
-    penalty_complaint_rate: float
-    resolution_relief: float
-    exit_fee_deterrence: float
-    price_sensitivity: float
-    reference_sensitivity: float
-    reference_tolerance: float
-    loss_aversion: float
-    complaint_churn_effect: float
-    reference_adaptation_rate: float
-    grievance_memory: float
-
-    @classmethod
-    def from_model(cls, model: ScenarioModel) -> Levers:
-        """Derive the levers: reliefs combine as 1 − Π(1 − r) (docs/model.md §3.8), training and
-        automation scale the error rate, training adds to the resolution rate (§3.6, §3.10)."""
-        t, billing, education, b = model.transparency, model.billing, model.education, model.behaviour
-        education_surprise = saturating_effect(
-            education.spend_per_customer_month, education.surprise_reduction_max, education.half_effect_spend
-        )
-        relief = combined_relief(
-            t.itemised_bill_surprise_reduction if t.itemised_bills else 0.0,
-            notice_relief(t.pre_deduction_notice_days, t.notice_surprise_reduction, t.notice_lead_days_scale),
-            t.portal_surprise_reduction if t.self_service_portal else 0.0,
-            education_surprise,
-        )
-        error_rate = billing.error_rate
-        if billing.automated_billing:
-            error_rate *= 1.0 - billing.automation_error_reduction
-        if billing.staff_training:
-            error_rate *= 1.0 - billing.training_error_reduction
-        handling = model.complaint_handling
-        resolution = handling.resolution_rate
-        if billing.staff_training:
-            resolution = min(1.0, resolution + billing.training_resolution_gain)
-        compliance = model.compliance
-        return cls(
-            surprise_relief=float(relief),
-            clarity_relief=float(t.contract_clarity * t.clarity_complaint_reduction),
-            notice_attention=float(t.notice_attention if t.pre_deduction_notice_days > 0 else 0.0),
-            late_payment_factor=1.0
-            - saturating_effect(
-                education.spend_per_customer_month,
-                education.late_payment_reduction_max,
-                education.half_effect_spend,
-            ),
-            error_rate=float(error_rate),
-            error_size_share=float(billing.error_size_share),
-            resolution_rate=float(resolution),
-            escalation_share=float(handling.escalation_share),
-            capacity_per_1000=float(handling.capacity_per_1000_customers),
-            refund_share=float(handling.refund_share),
-            goodwill_cents=to_cents(handling.goodwill_credit),
-            legal_fee_cap_cents=math.inf if compliance.fee_cap is None else to_cents(compliance.fee_cap),
-            legal_penalty_cap_cents=math.inf
-            if compliance.penalty_fee_cap is None
-            else to_cents(compliance.penalty_fee_cap),
-            enforce_caps=compliance.enforcement == "validate",
-            minimum_notice_days=NO_MINIMUM_NOTICE
-            if compliance.minimum_notice_days is None
-            else int(compliance.minimum_notice_days),
-            audit_every=int(model.audits.every_months),
-            audit_detection_share=float(model.audits.detection_share),
-            itemised_bills=bool(t.itemised_bills),
-            itemised_error_detection=float(t.itemised_error_detection),
-            prepay_uptake=float(model.fees.prepay_uptake),
-            fee_change_notice_days_scale=float(b.fee_change_notice_days_scale),
-            fee_change_notice_attention=float(b.fee_change_notice_attention),
-            surprise_attention_threshold=float(b.surprise_attention_threshold),
-            surprise_complaint_rate=float(b.surprise_complaint_rate),
-            error_complaint_rate=float(b.error_complaint_rate),
-            fee_increase_complaint_rate=float(b.fee_increase_complaint_rate),
-            penalty_complaint_rate=float(b.penalty_complaint_rate),
-            resolution_relief=float(b.resolution_relief),
-            exit_fee_deterrence=float(b.exit_fee_deterrence),
-            price_sensitivity=float(b.price_sensitivity),
-            reference_sensitivity=float(b.reference_sensitivity),
-            reference_tolerance=float(b.reference_tolerance),
-            loss_aversion=float(b.loss_aversion),
-            complaint_churn_effect=float(b.complaint_churn_effect),
-            reference_adaptation_rate=float(b.reference_adaptation_rate),
-            grievance_memory=float(b.grievance_memory),
-        )
-
-
-class Policy(NamedTuple):
-    """One (realised) scenario in the form the compiled steps read: levers, segments, tariffs."""
-
-    levers: Levers
-    segments: SegmentTable
-    tariffs: TariffTable
-    tariff_index: np.ndarray
-    """(month, join group) → tariff row."""
-    group_starts: np.ndarray
-    """Months of the grandfathered changes: a customer's join group is how many of them it joined after."""
-    event_notice: np.ndarray
-    """(month, join group) → notice days of a tariff change reaching the group; :data:`NO_EVENT`: none."""
-    tariff_changes: np.ndarray
-    """month → whether any group's tariff changes (prices are re-quoted)."""
-    newcomer_tariff: np.ndarray
-    """month → tariff row offered to newcomers."""
-    arrival_probability: np.ndarray
-    """month → probability that a seat brings a newcomer (docs/model.md §3.1)."""
-
-    @classmethod
-    def from_model(cls, model: ScenarioModel, months: int, actions: tuple[RuleAction, ...] = ()) -> Policy:
-        levers = Levers.from_model(model)
-        schedule = FeeSchedule(model, months, actions)
-        arrivals = model.population.arrivals
-        cap = levers.legal_fee_cap_cents / 100.0 if levers.enforce_caps else math.inf
-        quoted: dict[int, float] = {}
-        for month in range(months):
-            row = int(schedule.newcomer_index[month])
-            if row not in quoted:
-                quoted[row] = arrival_probability(
-                    arrivals.monthly_rate,
-                    headline_price(model, schedule.newcomer_tariff(month), cap),
-                    arrivals.market_reference_price,
-                    arrivals.price_elasticity,
-                )
-        return cls(
-            levers=levers,
-            segments=SegmentTable.from_model(model),
-            tariffs=schedule.table,
-            tariff_index=schedule.tariff_index,
-            group_starts=schedule.group_starts,
-            event_notice=schedule.event_notice,
-            tariff_changes=(schedule.event_notice != NO_EVENT).any(axis=1),
-            newcomer_tariff=schedule.newcomer_index,
-            arrival_probability=np.asarray([quoted[int(r)] for r in schedule.newcomer_index]),
-        )
 
 
 def chunk_bounds(customers: int, chunk_size: int) -> list[tuple[int, int]]:
