@@ -263,6 +263,7 @@ def test_the_base_is_simulated_once_for_every_variant(
     base: simlib.Scenario, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import simlib.runner as runner
+    import simlib.shared as shared
 
     runs: list[str] = []
     simulate_chunk = runner.simulate_chunk
@@ -271,6 +272,9 @@ def test_the_base_is_simulated_once_for_every_variant(
         runs.append(plan.model.fees.monthly_fee)
         return simulate_chunk(plan, *args, **kwargs)
 
+    # Every place that simulates a chunk for a sweep: the shared base and its variants, and the
+    # paired fallback of the runner.
+    monkeypatch.setattr(shared, "simulate_chunk", counting)
     monkeypatch.setattr(runner, "simulate_chunk", counting)
     run_sweep(base, grid_variants({"fees.monthly_fee": FEES}), workers=1, progress=False, **SETTINGS)
     # One chunk per replication: the base once, then each variant once (paired runs: 2 per variant).
