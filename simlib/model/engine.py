@@ -153,20 +153,22 @@ def simulate_chunk(
         pool_stop = min(pool_start + POOL_SIZE, seat_stop)
         part = slice(pool_start - seat_start, pool_stop - seat_start) if track_charges else slice(0, 0)
         simulate_pool(
-            stream,
-            pool_start,
-            pool_stop,
-            warm_up,
-            months,
-            warm,
-            horizon,
-            switch_notice,
-            offsets,
-            counts,
-            charged[part],
-            months_active[part],
+            PoolRun(
+                stream,
+                pool_start,
+                pool_stop,
+                warm_up,
+                months,
+                warm,
+                horizon,
+                switch_notice,
+                offsets,
+                counts,
+                charged[part],
+                months_active[part],
+                track_charges,
+            ),
             initial_segment[part],
-            track_charges,
         )
         if on_month is not None:
             due = (warm_up + months) * number // len(pools)
@@ -181,82 +183,74 @@ def simulate_chunk(
 # --------------------------------------------------------------------------- the month loop
 
 
+class PoolRun(NamedTuple):
+    """What every month of one pool's simulation reads besides the customers themselves."""
+
+    stream: np.uint64
+    """The replication's draw key (docs/model.md §8.1)."""
+    seat_start: int
+    seat_stop: int
+    warm_up: int
+    """Warm-up months W; counts row ``W + month``."""
+    months: int
+    warm: Policy
+    """The policy in force before month 0."""
+    horizon: Policy
+    """The policy from month 0 on."""
+    switch_notice: int
+    """Notice days when the horizon's policy replaces the warm-up's at month 0; NO_EVENT: no switch."""
+    offsets: np.ndarray
+    """Draw offsets, (month row, purpose); the last row holds the trait offsets."""
+    counts: np.ndarray
+    """(warm-up + months, segment, metric) tallies, added into."""
+    charged_cents: np.ndarray
+    """Per seat: the initial customer's charges over the horizon (when tracked)."""
+    months_active: np.ndarray
+    track_charges: bool
+
+
 @njit(cache=True, error_model="numpy")
-def simulate_pool(
-    stream: np.uint64,
-    seat_start: int,
-    seat_stop: int,
-    warm_up: int,
-    months: int,
-    warm: Policy,
-    horizon: Policy,
-    switch_notice: int,
-    offsets: np.ndarray,
-    counts: np.ndarray,
-    charged_cents: np.ndarray,
-    months_active: np.ndarray,
-    initial_segment: np.ndarray,
-    track_charges: bool,
-) -> None:
-    """Simulate one service pool's seats over the warm-up and the horizon, adding into ``counts``
-    (row ``warm_up + month``).
+def simulate_pool(run: PoolRun, initial_segment: np.ndarray) -> None:
+    """Simulate one service pool's seats over the warm-up and the horizon, adding into ``run.counts``.
 
     The months run in :func:`simulate_months` as long as the arrays have room for every seat to
     bring a newcomer; when they might not, they are grown here and the months go on. (Growing
     inside the month loop would make Numba count references to all the arrays at every turn.)
     """
-    seats = seat_stop - seat_start
-    traits = offsets[offsets.shape[0] - 1]
-    customers = initial_customers(stream, seat_start, seat_stop, warm_up, warm, traits, 2 * seats + 16)
+    seats = run.seat_stop - run.seat_start
+    traits = run.offsets[run.offsets.shape[0] - 1]
+    customers = initial_customers(
+        run.stream, run.seat_start, run.seat_stop, run.warm_up, run.warm, traits, 2 * seats + 16
+    )
     n = seats
-    if track_charges:
+    if run.track_charges:
         initial_segment[:] = customers.segment[:n]
-    month = -warm_up
-    while month < months:
-        month, n = simulate_months(
-            customers,
-            n,
-            month,
-            stream,
-            seat_start,
-            seat_stop,
-            warm_up,
-            months,
-            warm,
-            horizon,
-            switch_notice,
-            offsets,
-            counts,
-            charged_cents,
-            months_active,
-            track_charges,
-        )
-        if month < months:
+    month = -run.warm_up
+    while month < run.months:
+        month, n = simulate_months(customers, n, month, run)
+        if month < run.months:
             customers = with_capacity(customers, n, 2 * (n + seats))
 
 
 @njit(error_model="numpy")
-def simulate_months(
-    customers: Customers,
-    n: int,
-    first_month: int,
-    stream: np.uint64,
-    seat_start: int,
-    seat_stop: int,
-    warm_up: int,
-    months: int,
-    warm: Policy,
-    horizon: Policy,
-    switch_notice: int,
-    offsets: np.ndarray,
-    counts: np.ndarray,
-    charged_cents: np.ndarray,
-    months_active: np.ndarray,
-    track_charges: bool,
-) -> tuple[int, int]:
+def simulate_months(customers: Customers, n: int, first_month: int, run: PoolRun) -> tuple[int, int]:
     """The month loop, from ``first_month`` until the horizon ends or the arrays might not hold the
     month's newcomers. Each month, in the order of docs/model.md §3. Returns the next month to
     simulate and the number of customers."""
+    stream, seat_start, seat_stop, warm_up, months = (
+        run.stream,
+        run.seat_start,
+        run.seat_stop,
+        run.warm_up,
+        run.months,
+    )
+    warm, horizon, switch_notice, offsets, counts = (
+        run.warm,
+        run.horizon,
+        run.switch_notice,
+        run.offsets,
+        run.counts,
+    )
     traits = offsets[offsets.shape[0] - 1]
     seats = seat_stop - seat_start
     for month in range(first_month, months):
@@ -278,8 +272,8 @@ def simulate_months(
         complaint_handling(customers, n, policy, draws, tally)
         audits(customers, n, month, policy, draws, tally)
         churn(customers, n, month, policy, draws, tally)
-        if track_charges and month >= 0:
-            charges(customers, n, seat_start, charged_cents, months_active)
+        if run.track_charges and month >= 0:
+            charges(customers, n, seat_start, run.charged_cents, run.months_active)
         end_of_month(customers, n, policy)
     return months, n
 
