@@ -6,21 +6,30 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench lab system-deps clean-venv help
+.PHONY: demo test lint bench lab lock system-deps clean-venv help
 
 help:
 	@echo "make demo   - run every shipped scenario as a notebook batch into outputs/demo and print the comparison"
 	@echo "make test   - run the test suite (creates .venv on first use)"
-	@echo "make lint   - ruff check"
+	@echo "make lint   - ruff check and the import contracts (lint-imports)"
+	@echo "make lock   - upgrade the dependencies and pin them in requirements.lock"
 	@echo "make bench  - speed and memory benchmarks (prints the figures)"
 	@echo "make lab    - JupyterLab on localhost with the project's kernel, in notebooks/"
 	@echo "make system-deps - Debian's Chromium (PDF briefings, browser tests) and a small CJK font"
 
-$(STAMP): pyproject.toml
+# Installed from requirements.lock: the versions the tests passed with (run ids hash them).
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip 2>/dev/null
-	$(BIN)/python -m pip install -qq -e ".[dev,dask]"
+	$(BIN)/python -m pip install -qq -c requirements.lock -e ".[dev]"
 	touch $(STAMP)
+
+# After a deliberate upgrade: install the newest allowed versions, run the tests, then lock them.
+lock:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -qq --upgrade -e ".[dev]"
+	{ head -3 requirements.lock; $(BIN)/python -m pip freeze --exclude-editable | grep -iv '^simlib'; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock
 
 # Briefings are printed to PDF by Debian's Chromium, and Chinese charts need a CJK font
 # (WenQuanYi Micro Hei, 5 MB). Installed with apt when missing; skipped where already present.
@@ -39,10 +48,12 @@ demo: $(STAMP) system-deps
 
 test: $(STAMP) system-deps
 	$(BIN)/ruff check simlib tests benchmarks
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -n 2
 
 lint: $(STAMP)
 	$(BIN)/ruff check simlib tests benchmarks
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_engine.py

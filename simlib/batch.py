@@ -18,9 +18,9 @@ runs in flight; ``--resume`` re-runs only what is missing or failed.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
+import logging
 import os
 import platform
 import re
@@ -56,13 +56,14 @@ from .execution import (
 )
 from .executors import describe as describe_executor
 from .executors import open_executor
-from .files import remove_stale_temporaries, write_atomic
+from .files import remove_stale_temporaries, try_lock, write_atomic
+from .lifeline import kill_process_group
 from .metrics import KEY_METRICS
 from .notebook import RESULT_FILE
+from .resources import shipped_notebook
 from .runner import RunSettings
 from .scenario import Scenario, load, unused_sizes
 
-DEFAULT_NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "scenario.ipynb"
 MANIFEST = "manifest.json"
 STATUS = "status.json"
 RUNS = "runs"
@@ -71,6 +72,8 @@ IN_PROGRESS = ".in-progress"
 RETRY_DELAYS_SECONDS = (1.0, 2.0)
 _NAME_LIMIT = 48
 _MOVED_INTO_RUN = ("params.json", "notebook.ipynb", "stdout.log", "stderr.log", "kernel.log")
+
+logger = logging.getLogger(__name__)
 
 
 def safe_name(name: str) -> str:
@@ -151,7 +154,7 @@ def plan_batch(
     """
     if not scenarios:
         raise InputError("name at least one scenario file")
-    notebook = Path(notebook or DEFAULT_NOTEBOOK).resolve()
+    notebook = Path(notebook or shipped_notebook("scenario.ipynb")).resolve()
     if not notebook.is_file():
         raise InputError(f"notebook {notebook} not found")
     overrides = dict(overrides or {})
@@ -263,12 +266,10 @@ def _now() -> str:
 
 def _stop_process_tree(process: subprocess.Popen, kernel_pid_file: Path) -> None:
     """Stop a worker and its kernel (which runs in a session of its own)."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
+    kill_process_group(process.pid)
     with contextlib.suppress(OSError, ValueError):
         pid = int(kernel_pid_file.read_text())
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, signal.SIGKILL)
+        kill_process_group(pid)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
@@ -413,6 +414,7 @@ def execute_run(task: RunTask) -> dict[str, Any]:
         finished=_now(),
         seconds=round(time.monotonic() - started, 3),
     )
+    logger.info("run %s: %s in %.1f s", run.folder, record["status"], record["seconds"])
     write_atomic(final / STATUS, lambda p: Path(p).write_text(json.dumps(record, indent=2)))
     destination = batch / RUNS / run.folder
     destination.parent.mkdir(exist_ok=True)
@@ -489,9 +491,7 @@ def _locked(folder: Path, resume: bool = True, force: bool = False) -> Iterator[
     except OSError as exc:
         raise InputError(f"{folder}: cannot be used as the batch folder: {os_problem(exc)}") from None
     with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not try_lock(handle):
             raise InputError(f"another batch or briefing is being written in {folder}") from None
         _check_contents(folder, resume, force)
         # A write killed half-way left a temporary file; nothing else is writing now.
@@ -693,8 +693,7 @@ def _execute_all(
             with _live_lock:
                 live = list(_live.values())
             for process in live:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(process.pid, signal.SIGKILL)
+                kill_process_group(process.pid)
     if outcome.interrupted:
         # Workers have stopped (the executor is shut down): what is filed in runs/ is what finished.
         for task in tasks:

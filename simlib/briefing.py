@@ -31,10 +31,10 @@ from .files import write_atomic
 from .i18n import Messages, catalogue
 from .metrics import CHURN_CAUSES, COMPLAINT_CAUSES
 from .recommend import COVERAGE, Candidate, Constraints, recommend
+from .resources import shipped_notebook
 from .scenario import Scenario, from_dict
 from .tables import estimate, number
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "briefing.ipynb"
 OBJECTIVES = ("npv_net_revenue", "net_revenue")
 KEY_COLUMNS = (
     ("net_revenue", "money"),
@@ -796,7 +796,7 @@ def write_briefing(
             "objective": objective,
             "output_dir": str(data),
         }
-        source = Path(notebook or NOTEBOOK).resolve()
+        source = Path(notebook or shipped_notebook("briefing.ipynb")).resolve()
         outcome = execute(
             ExecutionSpec(
                 notebook=str(source),

@@ -108,9 +108,8 @@ size_options = [
     click.option(
         "--workers",
         type=click.IntRange(min=0),
-        default=1,
-        show_default=True,
-        help="Worker processes (0: all cores).",
+        default=0,
+        help="Worker processes (0: one per core). Numbers do not change.",
     ),
     click.option("--chunk-size", type=click.IntRange(min=1), help="Customers per chunk (memory bound)."),
     click.option(
@@ -129,6 +128,46 @@ def with_size_options(command: Callable) -> Callable:
     return command
 
 
+format_option = click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    help="json: one JSON document on stdout for scripts (notes and progress go to stderr).",
+)
+
+
+def _print_json(payload: Any) -> None:
+    # ASCII with \u escapes: names and values come from files anyone can write, and no control
+    # character or escape sequence may reach a terminal; a JSON reader decodes them.
+    click.echo(json.dumps(payload, indent=2, ensure_ascii=True, allow_nan=False, default=_plain))
+
+
+def _plain(value: Any) -> Any:
+    """NumPy numbers, paths and the like as JSON values."""
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def _records(frame: Any) -> dict[str, dict[str, Any]]:
+    """A summary table as {metric: {column: value}}, missing values as null."""
+    return {
+        str(metric): {k: (None if v != v else v) for k, v in row.items()}  # NaN → null
+        for metric, row in frame.to_dict("index").items()
+    }
+
+
+def _run_settings(info: Any) -> dict[str, Any]:
+    return {
+        "customers": info.customers,
+        "months": info.months,
+        "replications": info.replications,
+        "seed": info.seed,
+        "simlib_version": info.simlib_version,
+    }
+
+
 set_option = click.option(
     "--set",
     "assignments",
@@ -143,7 +182,15 @@ def _terminate(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+CONTEXT = {
+    "help_option_names": ["-h", "--help"],
+    # Every option can also be set as SIMLIB_<COMMAND>_<OPTION>, e.g. SIMLIB_BATCH_WORKERS=2.
+    "auto_envvar_prefix": "SIMLIB",
+    "show_default": True,
+}
+
+
+@click.group(context_settings=CONTEXT)
 @click.version_option(package_name="simlib")
 @click.option(
     "--scenario-root",
@@ -152,8 +199,23 @@ def _terminate(signum: int, frame: Any) -> None:
     type=click.Path(file_okay=False),
     help="A folder `extends` may also name files in (repeatable; also SIMLIB_SCENARIO_ROOTS).",
 )
-def main(scenario_roots: tuple[str, ...] = ()) -> None:
-    """Simulate fee policies: revenue, churn and complaints, with honest uncertainty."""
+@click.option(
+    "-v", "--verbose", count=True, help="Log what is done to stderr (-v: steps, -vv: details)."
+)
+def main(scenario_roots: tuple[str, ...] = (), verbose: int = 0) -> None:
+    """Simulate fee policies: revenue, churn and complaints, with honest uncertainty.
+
+    Every option can also be given as an environment variable SIMLIB_<COMMAND>_<OPTION>
+    (e.g. SIMLIB_RUN_WORKERS=2). Shell completion: eval "$(_SIMLIB_COMPLETE=bash_source simlib)"
+    (zsh_source, fish_source for those shells).
+    """
+    import logging
+
+    logging.basicConfig(
+        level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)],
+        format="%(asctime)s %(name)s %(levelname)s: %(message)s",
+        stream=sys.stderr,
+    )
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _terminate)
     if scenario_roots:
@@ -177,9 +239,16 @@ force_option = click.option("--force", is_flag=True, help="Allow --out to replac
 @with_size_options
 @out_option
 @force_option
+@format_option
 @_friendly_errors
 def run(
-    scenario: str, assignments: tuple[str, ...], out: str | None, force: bool, quiet: bool, **size: Any
+    scenario: str,
+    assignments: tuple[str, ...],
+    out: str | None,
+    force: bool,
+    quiet: bool,
+    output_format: str,
+    **size: Any,
 ) -> None:
     """Simulate SCENARIO and print its summary with 90% intervals."""
     from . import tables
@@ -189,9 +258,21 @@ def run(
     # Claimed before any work: a second command writing the same folder stops here (exit 2).
     with claimed_output_folder(out, overwrite=force):
         result = simulate(loaded, progress=not quiet, **size)
-        _echo(tables.format_summary(result))
         if out:
             result.save(out, overwrite=force)
+        if output_format == "json":
+            _print_json(
+                {
+                    "scenario": result.scenario.name,
+                    **_run_settings(result.info),
+                    "coverage": 0.9,
+                    "metrics": _records(result.summary()),
+                    "out": out,
+                }
+            )
+            return
+        _echo(tables.format_summary(result))
+        if out:
             _echo(f"results written to {out}")
 
 
@@ -202,6 +283,7 @@ def run(
 @with_size_options
 @out_option
 @force_option
+@format_option
 @_friendly_errors
 def compare_command(
     baseline: str,
@@ -210,6 +292,7 @@ def compare_command(
     out: str | None,
     force: bool,
     quiet: bool,
+    output_format: str,
     **size: Any,
 ) -> None:
     """Compare REFORM with BASELINE on the same customers (paired differences, 90% intervals).
@@ -226,26 +309,50 @@ def compare_command(
         _echo(f"note: {note}", err=True)
     with claimed_output_folder(out, overwrite=force):
         comparison = compare(base, changed, progress=not quiet, **size)
-        _echo(tables.format_comparison(comparison))
         if out:
             comparison.save(out, overwrite=force)
+        if output_format == "json":
+            _print_json(
+                {
+                    "baseline": comparison.baseline.scenario.name,
+                    "reform": comparison.reform.scenario.name,
+                    **_run_settings(comparison.baseline.info),
+                    "coverage": 0.9,
+                    "metrics": _records(comparison.summary()),
+                    "out": out,
+                }
+            )
+            return
+        _echo(tables.format_comparison(comparison))
+        if out:
             _echo(f"results written to {out}")
 
 
 @main.command()
 @click.argument("scenarios", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@format_option
 @_friendly_errors
-def validate(scenarios: tuple[str, ...]) -> None:
+def validate(scenarios: tuple[str, ...], output_format: str) -> None:
     """Check scenario files; print one line per problem; exit 2 if any is invalid."""
     from .scenario import load
 
     problems: list[str] = []
+    files = []
     for path in scenarios:
         try:
             load(path)
-            _echo(f"ok: {path}")
+            files.append({"path": path, "ok": True, "problems": []})
+            if output_format == "text":
+                _echo(f"ok: {path}")
         except ScenarioError as exc:
-            problems += [str(p) for p in exc.problems]
+            found = [str(p) for p in exc.problems]
+            files.append({"path": path, "ok": False, "problems": found})
+            problems += found
+    if output_format == "json":
+        _print_json({"valid": not problems, "files": files})
+        if problems:
+            sys.exit(EXIT_INVALID)
+        return
     if problems:
         _fail(problems)
 
@@ -254,12 +361,28 @@ def validate(scenarios: tuple[str, ...]) -> None:
 @click.argument("scenario", type=click.Path(dir_okay=False))
 @set_option
 @click.option("--sources", is_flag=True, help="Also show where each behavioural default comes from.")
+@format_option
 @_friendly_errors
-def describe(scenario: str, assignments: tuple[str, ...], sources: bool) -> None:
+def describe(scenario: str, assignments: tuple[str, ...], sources: bool, output_format: str) -> None:
     """Every resolved parameter with its unit and where its value came from."""
     from . import tables
 
-    _echo(tables.format_parameters(_load(scenario, assignments), sources))
+    loaded = _load(scenario, assignments)
+    if output_format == "json":
+        parameters = [
+            {
+                "path": p.path,
+                "value": p.value,
+                "unit": p.unit,
+                "label": p.label,
+                "origin": p.origin,
+                **({"source": p.source} if sources else {}),
+            }
+            for p in loaded.parameters()
+        ]
+        _print_json({"scenario": loaded.name, "parameters": parameters})
+        return
+    _echo(tables.format_parameters(loaded, sources))
 
 
 @main.command(name="diff")
@@ -315,6 +438,9 @@ def with_brief_options(command: Callable) -> Callable:
 def _brief(folder: str | Path, force: bool, **options: Any) -> None:
     import contextlib
 
+    from .extras import require
+
+    require("report", "simlib brief")
     from .batch import MANIFEST, _locked
     from .briefing import write_briefing
     from .recommend import Constraints
@@ -423,6 +549,9 @@ def batch(
     paired differences and OUT/manifest.json every run's inputs, status and timings. Exit status 1
     if a run failed (the others still run), 130 if interrupted (finish with --resume).
     """
+    from .extras import require
+
+    require("batch", "simlib batch")
     from .batch import plan_batch, run_batch
 
     plan = plan_batch(scenarios, baseline, overrides=_overrides(assignments), notebook=notebook, **size)
@@ -474,7 +603,9 @@ def brief(folder: str, force: bool, **options: Any) -> None:
 @click.option(
     "--range", "ranges", multiple=True, metavar="KEY.PATH=LO:HI", help="A lever's range for --sample."
 )
-@click.option("--sample-seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option(
+    "--design-seed", "sample_seed", type=click.IntRange(min=0), default=0, help="Seed of the --sample draw."
+)
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the sweep table.")
 @force_option
 @click.option(
@@ -637,7 +768,15 @@ def optimize(
 @click.option(
     "--levels", type=click.IntRange(min=2), default=4, show_default=True, help="Morris grid levels."
 )
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the design.")
+@click.option(
+    "--design-seed", "seed", type=click.IntRange(min=0), default=0, help="Seed of the Sobol'/Morris design."
+)
+@click.option(
+    "--seed",
+    "sim_seed",
+    type=click.IntRange(min=0),
+    help="Random seed of the simulations (shared by every point).  [default: the scenario's]",
+)
 @click.option(
     "--sim-seed", type=click.IntRange(min=0), help="Seed of the simulations (common to all points)."
 )
@@ -662,6 +801,9 @@ def sensitivity(
     """Which assumptions the decision depends on: Sobol' indices or Morris screening (SALib) of
     the outputs over the uncertain parameters, with a tornado chart and a ranked table."""
     from . import tables
+    from .extras import require
+
+    require("sensitivity", "simlib sensitivity")
     from .sensitivity import run_sensitivity
 
     loaded, changed = _load(base), _load(reform) if reform else None
@@ -738,7 +880,11 @@ def calibrate_command(
 
 @main.command()
 @click.option(
-    "--scenarios", "folder", default="scenarios", show_default=True, type=click.Path(file_okay=False)
+    "--scenarios",
+    "folder",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Folder of baseline.yaml and the policies to compare with it.  [default: the shipped scenarios]",
 )
 @click.option("--out", default="outputs/demo", show_default=True, type=click.Path(file_okay=False))
 @click.option("--customers", type=click.IntRange(min=1), default=10_000, show_default=True)
@@ -748,13 +894,24 @@ def calibrate_command(
 @click.option("--quiet", is_flag=True)
 @_friendly_errors
 def demo(
-    folder: str, out: str, customers: int, replications: int, months: int | None, workers: int, quiet: bool
+    folder: str | None,
+    out: str,
+    customers: int,
+    replications: int,
+    months: int | None,
+    workers: int,
+    quiet: bool,
 ) -> None:
     """Run every shipped scenario against the baseline as a batch (kept runs are reused) and print
     the table and where the results are."""
-    from .batch import plan_batch, run_batch
+    from .extras import require
 
-    directory = Path(folder)
+    require("batch", "simlib demo")
+    require("report", "simlib demo")
+    from .batch import plan_batch, run_batch
+    from .resources import shipped_scenarios
+
+    directory = Path(folder) if folder else shipped_scenarios()
     reforms = [p for p in sorted(directory.glob("*.yaml")) if p.name != "baseline.yaml"]
     plan = plan_batch(
         reforms, directory / "baseline.yaml", customers=customers, replications=replications, months=months
@@ -773,3 +930,32 @@ def demo(
             allow_breaches=False,
         )
     sys.exit(status)
+
+
+@main.group()
+def scenarios() -> None:
+    """The scenarios shipped with simlib: copy them to edit your own."""
+
+
+@scenarios.command(name="init")
+@click.argument("folder", type=click.Path(file_okay=False))
+@force_option
+@_friendly_errors
+def scenarios_init(folder: str, force: bool) -> None:
+    """Copy the shipped scenarios (baseline.yaml, the example policies, history/) into FOLDER.
+
+    FOLDER must be new or empty (or give --force); the copies are yours to edit, and files
+    that extend baseline.yaml find it beside them.
+    """
+    from .files import write_atomic
+    from .resources import shipped_scenarios
+
+    source = shipped_scenarios()
+    files = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix in {".yaml", ".csv"})
+    with claimed_output_folder(folder, overwrite=force) as target:
+        assert target is not None
+        for path in files:
+            data = path.read_bytes()
+            write_atomic(target / path.relative_to(source), lambda t, data=data: Path(t).write_bytes(data))
+    example = Path(folder) / "penalty_fee.yaml"
+    _echo(f"{len(files)} scenario files copied to {folder}; try: simlib validate {example}")

@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -26,6 +25,7 @@ from queue import Empty
 from typing import Any
 
 from .kernels import IPCKernelManager
+from .lifeline import kill_process_group
 
 SUCCEEDED = "succeeded"
 FAILED = "failed"
@@ -346,8 +346,7 @@ class AheadWorkers:
             try:
                 process.wait(timeout=max(deadline - time.monotonic(), 0.01))
             except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(process.pid, signal.SIGKILL)
+                kill_process_group(process.pid)
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     process.wait(timeout=5)
         for folder in self._folders:

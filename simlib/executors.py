@@ -48,12 +48,11 @@ def resolve_workers(workers: int | None) -> int:
 
 
 def _dask_client(scheduler: str, workers: int):
-    try:
-        from dask.distributed import Client, LocalCluster
-    except ImportError as exc:
-        raise InputError(
-            "--scheduler needs Dask distributed: pip install 'simlib[dask]' (make installs it)"
-        ) from exc
+    from .extras import require
+
+    require("dask", "--scheduler")
+    from dask.distributed import Client, LocalCluster
+
     if scheduler == LOCAL:
         # Scheduler, workers and dashboard bound to localhost: nothing is exposed beyond this machine.
         cluster = LocalCluster(

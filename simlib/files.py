@@ -4,7 +4,6 @@ replaced. Kept free of heavy imports: batch worker processes use it."""
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import re
 import tempfile
@@ -74,13 +73,35 @@ def _refuse_results(folder: Path, overwrite: bool) -> None:
         raise FileExistsError(f"{folder} already holds files; choose another folder or overwrite (--force)")
 
 
+def try_lock(handle: IO[str]) -> bool:
+    """Take an exclusive, non-blocking lock on an open file; False if another process holds it.
+
+    The lock lives as long as the handle stays open (a process that dies releases it). POSIX
+    ``flock`` where there is one, ``msvcrt.locking`` of the first byte on Windows; imported here,
+    not at module level, so that importing simlib works on either.
+    """
+    if os.name == "nt":  # pragma: no cover - Windows
+        import msvcrt
+
+        try:
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+    import fcntl
+
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
 def _lock(folder: Path) -> IO[str]:
     """The folder's claim file, locked; a claim file replaced while waiting is locked again."""
     for _ in range(5):
         handle = open(folder / CLAIM, "a")  # noqa: SIM115 - held open for the claim's lifetime
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not try_lock(handle):
             handle.close()
             raise FileExistsError(
                 f"{folder} is being written by another simlib command; wait for it to finish or "

@@ -86,5 +86,29 @@ def parent_death_preexec() -> Callable[[], None] | None:
 
 def pool_initializer() -> None:
     """Initializer of local pool workers: die with the process that started them (a pool worker's
-    parent is the command itself, or a fork server that ends with it)."""
+    parent is the command itself, or a fork server that ends with it), and end quietly when the
+    command stops them.
+
+    A forked worker inherits the command's SIGTERM handler, which raises KeyboardInterrupt (the
+    command's way of stopping like Ctrl-C): in a worker that would surface anywhere, even inside
+    Numba compiling, and print a traceback. The command handles Ctrl-C and terminates its workers,
+    so a worker ignores SIGINT and lets SIGTERM end it at once.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     die_with_parent()
+
+
+def kill_process_group(pid: int) -> None:
+    """Kill the process group led by ``pid`` (a child started with ``start_new_session=True``).
+
+    POSIX only has process groups; on Windows the process itself is killed (its own children are
+    tied to it by :func:`die_with_parent`'s polling thread). A process already gone is ignored.
+    """
+    try:
+        if hasattr(os, "killpg"):
+            os.killpg(pid, signal.SIGKILL)
+        else:  # pragma: no cover - Windows
+            os.kill(pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError, OSError):
+        pass

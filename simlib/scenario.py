@@ -29,6 +29,7 @@ from pydantic import BaseModel, ValidationError
 from .distributions import Beta, LogNormal, Normal, Triangular, Uniform, _Distribution
 from .errors import Problem, ScenarioError, os_problem, show_value
 from .parameters import Fees, ScenarioModel
+from .resources import shipped_scenarios
 
 DEFAULT = "default"
 COMMAND_LINE = "command line"
@@ -43,7 +44,6 @@ MAX_NODES = 100_000
 #: scenarios, and the folders in this variable (separated by os.pathsep) or given with
 #: ``simlib --scenario-root DIR``.
 ROOTS_VARIABLE = "SIMLIB_SCENARIO_ROOTS"
-SHIPPED_SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 SCENARIO_SUFFIXES = (".yaml", ".yml")
 
 
@@ -209,6 +209,15 @@ def json_schema() -> dict[str, Any]:
         "description": "Path of the scenario this one modifies (relative to this file)",
     }
     schema["title"] = "simlib scenario"
+    # `fee_changes[].set` holds keys of `fees` (validated by fee_schedule_after); typed here so that
+    # editors complete and check them like `fees` itself, with no defaults (unset keys keep theirs).
+    fees = schema["$defs"]["Fees"]["properties"]
+    change = schema["$defs"]["FeeChange"]["properties"]["set"]
+    change["properties"] = {
+        key: {k: v for k, v in spec.items() if k != "default"} for key, spec in fees.items()
+    }
+    change["additionalProperties"] = False
+    change.pop("unit", None)
     return schema
 
 
@@ -454,7 +463,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 def scenario_roots() -> list[Path]:
     """Folders ``extends`` may reach outside the naming file's own folder tree: the shipped
     scenarios and those listed in ``SIMLIB_SCENARIO_ROOTS``."""
-    roots = [SHIPPED_SCENARIOS]
+    roots = [shipped_scenarios()]
     for entry in os.environ.get(ROOTS_VARIABLE, "").split(os.pathsep):
         if entry.strip():
             roots.append(Path(entry.strip()).expanduser())

@@ -1,0 +1,173 @@
+"""simlib as an installed package: the wheel in a fresh environment, `python -m simlib`, shipped
+notebooks and scenarios found from anywhere, a portable import, and one line for a missing extra."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from simlib.extras import EXTRAS, MissingExtraError, missing_modules, require
+from simlib.resources import input_path, nearest_folder, shipped_notebook, shipped_scenarios
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def python(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 300):
+    result = subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout, check=False
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def test_python_dash_m_runs_the_command_line(tmp_path: Path) -> None:
+    result = python("-m", "simlib", "validate", str(ROOT / "scenarios" / "penalty_fee.yaml"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("ok: ")
+
+
+def test_the_command_line_starts_where_fcntl_does_not_exist(tmp_path: Path) -> None:
+    """Windows has no fcntl: importing simlib and validating a scenario must not need it (locks are
+    taken through :func:`simlib.files.try_lock`, which imports the platform's module when called)."""
+    script = (
+        "import sys; sys.modules['fcntl'] = None\n"
+        "from click.testing import CliRunner\n"
+        "import simlib.cli, simlib.batch, simlib.files, simlib.execution\n"
+        f"result = CliRunner().invoke(simlib.cli.main, ['validate', {str(ROOT / 'scenarios' / 'baseline.yaml')!r}])\n"
+        "print(result.exit_code, result.output)\n"
+    )
+    result = python("-c", script, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("0 ok: "), result.stdout
+
+
+def test_shipped_folders_are_found_without_the_working_directory(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert (shipped_scenarios() / "baseline.yaml").is_file()
+    assert shipped_notebook("scenario.ipynb").is_file()
+    # A bare name falls back to the shipped file; the user's own file of that name wins.
+    assert input_path("baseline.yaml") == shipped_scenarios() / "baseline.yaml"
+    (tmp_path / "baseline.yaml").write_text("name: mine\n")
+    assert input_path("baseline.yaml") == Path("baseline.yaml")
+    assert input_path("history/retention.csv").is_file()
+    assert input_path("nowhere.yaml") == Path("nowhere.yaml")  # the reader's error names it
+    # A batch folder is also looked for in the parent folders (notebooks/ beside outputs/).
+    (tmp_path / "outputs" / "demo").mkdir(parents=True)
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")
+    assert nearest_folder("outputs/demo").resolve() == (tmp_path / "outputs" / "demo").resolve()
+
+
+def test_notebook_defaults_name_no_folder_relative_to_notebooks() -> None:
+    """Every notebook's parameters resolve from any working folder: no '../' default."""
+    for notebook in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        cells = json.loads(notebook.read_text())["cells"]
+        parameters = next(c for c in cells if "parameters" in c.get("metadata", {}).get("tags", []))
+        assert "../" not in "".join(parameters["source"]), notebook.name
+
+
+def test_a_missing_extra_stops_with_one_line_naming_it(tmp_path: Path) -> None:
+    assert missing_modules("batch") == []
+    script = (
+        "import sys; sys.modules['SALib'] = None\n"
+        "from click.testing import CliRunner\n"
+        "import simlib.cli\n"
+        "result = CliRunner().invoke(simlib.cli.main, ['sensitivity', "
+        f"{str(ROOT / 'scenarios' / 'baseline.yaml')!r}, '--out', {str(tmp_path / 'out')!r}])\n"
+        "print(result.exit_code); print(result.output)\n"
+    )
+    result = python("-c", script, cwd=tmp_path)
+    code, *lines = result.stdout.strip().splitlines()
+    assert code == "2"
+    assert lines == ['error: simlib sensitivity needs SALib, which is not installed: pip install "simlib[sensitivity]"']
+
+
+def test_require_names_every_missing_module(monkeypatch) -> None:
+    monkeypatch.setitem(EXTRAS, "demo-only", ("json", "no_such_module_a", "no_such_module_b"))
+    with pytest.raises(MissingExtraError, match=r"needs no_such_module_a, no_such_module_b, which are not"):
+        require("demo-only", "a feature")
+
+
+def test_scenarios_init_copies_the_shipped_scenarios(tmp_path: Path) -> None:
+    target = tmp_path / "mine"
+    result = python("-m", "simlib", "scenarios", "init", str(target), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    shipped = sorted(p.relative_to(shipped_scenarios()) for p in shipped_scenarios().rglob("*.yaml"))
+    assert sorted(p.relative_to(target) for p in target.rglob("*.yaml")) == shipped
+    assert (target / "history" / "retention.csv").is_file()
+    again = python("-m", "simlib", "scenarios", "init", str(target), cwd=tmp_path)
+    assert again.returncode == 2 and "already holds files" in again.stderr
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    result = python("-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(out), str(ROOT), timeout=600)
+    assert result.returncode == 0, result.stderr
+    (built,) = out.glob("simlib-*.whl")
+    return built
+
+
+def test_the_wheel_carries_the_engine_notebooks_and_scenarios(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "simlib/model/engine.py" in names
+    assert "simlib/shipped/notebooks/scenario.ipynb" in names
+    assert "simlib/shipped/scenarios/baseline.yaml" in names
+    assert "simlib/shipped/scenarios/history/retention.csv" in names
+    assert "simlib/templates/briefing.html" in names
+    assert not [n for n in names if "__pycache__" in n or n.endswith((".nbi", ".nbc"))]
+
+
+@pytest.mark.slow
+def test_the_wheel_installed_in_a_fresh_environment_runs_a_batch_and_briefing(
+    wheel: Path, tmp_path: Path
+) -> None:
+    """pip install the wheel (with the report extra, at the locked versions) into a new virtual
+    environment outside the checkout, then from an empty folder: copy the scenarios, run a small
+    batch and write its briefing. Nothing of the checkout is on the path."""
+    venv = tmp_path / "venv"
+    made = python("-m", "venv", str(venv), timeout=300)
+    assert made.returncode == 0, made.stderr
+    bin_dir = venv / "bin"
+    install = subprocess.run(
+        [str(bin_dir / "python"), "-m", "pip", "install", "--quiet", "-c", str(ROOT / "requirements.lock"),
+         f"{wheel}[report]"],
+        capture_output=True, text=True, timeout=1200, check=False,
+    )  # fmt: skip
+    assert install.returncode == 0, install.stderr[-3000:]
+    work = tmp_path / "empty"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "VIRTUAL_ENV"}}
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+
+    def simlib(*args: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [str(bin_dir / "simlib"), *args], capture_output=True, text=True, cwd=work, env=env,
+            timeout=900, check=False,
+        )  # fmt: skip
+        assert "Traceback" not in done.stderr, done.stderr
+        return done
+
+    where = subprocess.run(
+        [str(bin_dir / "python"), "-c", "import simlib; print(simlib.__file__)"],
+        capture_output=True, text=True, cwd=work, env=env, check=True,
+    )  # fmt: skip
+    assert str(venv) in where.stdout and str(ROOT) not in where.stdout
+    assert simlib("scenarios", "init", "scenarios").returncode == 0
+    size = ["--customers", "400", "--months", "4", "--replications", "2", "--workers", "1"]
+    batch = simlib("batch", "scenarios/penalty_fee.yaml", "--baseline", "scenarios/baseline.yaml",
+                   "--out", "outputs/small", *size, "--quiet")  # fmt: skip
+    assert batch.returncode == 0, batch.stderr + batch.stdout
+    assert (work / "outputs" / "small" / "comparison.csv").is_file()
+    brief = simlib("brief", "outputs/small")
+    assert brief.returncode == 0, brief.stderr + brief.stdout
+    html = (work / "outputs" / "small" / "briefing.html").read_text(encoding="utf-8")
+    assert "penalty" in html.lower()
+    # The shipped defaults: `simlib demo --help` names them without needing a checkout.
+    assert simlib("demo", "--help").returncode == 0
