@@ -3,9 +3,10 @@
 This module owns the step from history to parameters: reading three kinds of history file, fitting
 the parameters each one identifies by maximum likelihood with standard errors from the observed
 information, and writing the estimates as a scenario fragment (``extends:`` the base) in which every
-fitted value is a ``normal`` distribution (mean = estimate, sd = standard error, truncated to the
-parameter's valid range), so that the estimation uncertainty flows into every simulation run on the
-fragment (a distribution in a fragment replaces the base's whole, whatever its family).
+fitted value is drawn from its estimation uncertainty — parameters fitted together as one
+``joint_uncertainty`` block (a multivariate log-normal with the fit's covariance of their logarithms,
+so their correlation is kept), the others as single distributions — so that the estimation
+uncertainty flows into every simulation run on the fragment (see :meth:`Calibration.to_yaml`).
 
 History files (plain CSV, a header row, one record per row; extra columns are ignored)
 ------------------------------------------------------------------------------------------
@@ -14,7 +15,8 @@ History files (plain CSV, a header row, one record per row; extra columns are ig
     without gaps; ``active``: customers of the cohort still active after that many periods (period
     0: everyone who started). Non-increasing within a cohort. Cohorts may stop at different periods
     (the survivors at a cohort's last period are right-censored).
-    Fits the target segment's ``churn_alpha`` and ``churn_beta`` (dimensionless).
+    Fits the target segment's ``churn_alpha`` and ``churn_beta`` (dimensionless), net of the
+    behavioural churn the base implies (:func:`fit_retention`).
 ``complaints`` — ``month,cause,complaints,exposed,intensity[,notice_days]``
     One row per month and cause. ``cause``: ``surprise``, ``billing_error``, ``fee_increase`` or
     ``penalty_fee``; ``complaints``: complaints about that cause that month; ``exposed``: customers
@@ -40,10 +42,10 @@ spreadsheet shows it (header = row 1) and the column.
 The base scenario is the policy in force during the history. Its parameters given as distributions
 are held at their medians wherever a fit needs a value; each fit holds every parameter it does not
 estimate fixed, and its standard errors are conditional on those values. :func:`calibrate` chains
-the fits: the fee-change fit uses the churn and complaint parameters fitted from the other files of
-the same call. The fragment's distributions are independent: the correlation between estimates
-(in each fit's ``covariance``: about +0.99 for α and β, strongly negative for price sensitivity and
-loss aversion) is not carried, so draws spread wider than the data allow along those directions.
+the fits: the retention and fee-change fits use the complaint rates fitted from the same call, and
+each other's estimates (alternately, until α and β settle). The correlation between estimates of
+one fit (about +0.99 for α and β, strongly negative for price sensitivity and loss aversion) is kept
+in the fragment; estimates of different fits are drawn independently.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
-from .distributions import _Distribution
+from .distributions import SCALAR_DISTRIBUTIONS
 from .errors import InputError, os_problem
 from .files import write_atomic
 from .model.counts import INDEX
@@ -69,6 +71,7 @@ from .model.policy import Levers
 from .parameters import Behaviour, Segment
 from .runner import simulate
 from .scenario import Scenario
+from .uncertainty import block_medians, resolve
 
 Z_95 = 1.959963984540054
 """Standard normal quantile of 97.5%: 95% intervals are estimate · exp(±Z_95 · SE / estimate)."""
@@ -524,6 +527,311 @@ def fit_sbg(history: RetentionHistory) -> SBGFit:
     return SBGFit(history, float(estimate[0]), float(estimate[1]), covariance, -float(result.fun))
 
 
+# --------------------------------------------------------------------------- retention net of behaviour
+
+
+def cohort_scenario(base: Scenario, segment: str, periods: int) -> Scenario:
+    """One cohort of new customers of ``segment`` under the base's policy, as the engine runs it.
+
+    The base at its medians (:func:`_point`) with the tariff of month 0 kept for good (scheduled fee
+    changes and adjustment rules dropped), the segment alone (share 1), every customer of tenure 0,
+    no arrivals and no warm-up, over ``periods`` months: the situation of a retention history.
+    """
+    point = _point(base)
+    segments = point.as_dict()["population"]["segments"]
+    chosen = next(s for s in segments if s["name"] == segment)
+    chosen.update(share=1.0, initial_tenure_max_months=0)
+    return point.with_changes(
+        {
+            "population.segments": [chosen],
+            "population.arrivals.monthly_rate": 0.0,
+            "simulation.warm_up_months": 0,
+            "simulation.months": max(int(periods), 1),
+            "fee_changes": [],
+            "adjustment_rules": [],
+        },
+        origin="retention history",
+    )
+
+
+@dataclass(frozen=True)
+class BehaviouralSurvival:
+    """The share of a cohort the scenario's behavioural hazards alone would keep, simulated.
+
+    Attributes
+    ----------
+    survival : S_B(t) for t = 0 … T periods (S_B(0) = 1), dimensionless.
+    log_variance : Greenwood covariance of log S_B(t), t = 1 … T (T × T).
+    customers, seed : the simulated cohort's size and seed.
+    alpha, beta : the baseline churn the cohort was simulated with.
+    """
+
+    survival: np.ndarray
+    log_variance: np.ndarray
+    customers: int
+    seed: int
+    alpha: float
+    beta: float
+
+
+def behavioural_survival(
+    cohort: Scenario, segment: str, alpha: float, beta: float, customers: int, seed: int
+) -> BehaviouralSurvival:
+    """Simulate ``cohort`` (from :func:`cohort_scenario`) with baseline churn Beta(α, β) and
+    estimate the survival against the behavioural causes alone, treating baseline exits as censoring.
+
+    Per month m, of the n_m customers not leaving for the baseline cause, d_m leave for a
+    behavioural one (price, price rise, complaints); S_B(t) = Π_{m<t} (1 − d_m / n_m) (Kaplan–Meier)
+    and Var log S_B(t) = Σ_{m<t} d_m / (n_m (n_m − d_m)) (Greenwood). This is unbiased for the
+    behavioural survival because the engine's baseline probability p_i is drawn apart from every
+    other trait and draw: a customer stays in a month with probability (1 − p_i)·exp(−H_it).
+    """
+    changed = cohort.with_changes(
+        {
+            f"population.segments[{segment}].churn_alpha": alpha,
+            f"population.segments[{segment}].churn_beta": beta,
+        },
+        origin="retention fit",
+    )
+    months = changed.simulation.months
+    result = simulate(changed, customers=customers, months=months, replications=1, seed=seed, progress=False)
+    counts = result.counts[0].sum(axis=1)
+    active = counts[:, INDEX["active"]]
+    at_risk = active - counts[:, INDEX["churned_baseline"]]
+    behavioural = counts[:, INDEX["churned"]] - counts[:, INDEX["churned_baseline"]]
+    safe = np.maximum(at_risk, 1.0)
+    kept = np.where(at_risk > 0, 1.0 - behavioural / safe, 1.0)
+    survival = np.r_[1.0, np.cumprod(kept)]
+    terms = np.where(
+        at_risk > behavioural, behavioural / (safe * np.maximum(at_risk - behavioural, 1.0)), 0.0
+    )
+    cumulative = np.cumsum(terms)
+    log_variance = cumulative[np.minimum.outer(np.arange(months), np.arange(months))]
+    return BehaviouralSurvival(survival, log_variance, int(customers), int(seed), float(alpha), float(beta))
+
+
+def retention_log_likelihood(
+    alpha: float, beta: float, history: RetentionHistory, behavioural: np.ndarray | None = None
+) -> float:
+    """Log-likelihood of a retention history when each customer's survival is sBG(α, β) times the
+    behavioural survival S_B(t) (``behavioural``, t = 0 … T; None: 1, the plain sBG likelihood).
+
+    S(t) = S_sBG(t) · S_B(t); churn in period t has probability S(t − 1) − S(t)
+    = S(t − 1) · (1 − r(t) · S_B(t) / S_B(t − 1)) with r(t) = (β + t − 1)/(α + β + t − 1), the sBG
+    retention rate (written so to keep its digits when churn is small).
+    """
+    if behavioural is None:
+        return sbg_log_likelihood(alpha, beta, history)
+    periods, deaths = history.deaths()
+    last, survivors = history.censored()
+    periods, last = periods.astype(int), last.astype(int)
+    t = np.arange(len(behavioural), dtype=float)
+    log_survival = special.betaln(alpha, beta + t) - special.betaln(alpha, beta) + np.log(behavioural)
+    kept = (
+        (beta + periods - 1.0)
+        / (alpha + beta + periods - 1.0)
+        * (behavioural[periods] / behavioural[periods - 1])
+    )
+    died = deaths @ (log_survival[periods - 1] + np.log1p(-kept))
+    return float(died + survivors @ log_survival[last])
+
+
+@dataclass(frozen=True)
+class RetentionFit:
+    """sBG baseline churn fitted to a retention history net of the scenario's behavioural churn.
+
+    Attributes
+    ----------
+    history : the data.
+    segment : the segment the history describes.
+    alpha, beta : estimates of the segment's ``churn_alpha``, ``churn_beta`` (dimensionless).
+    covariance : 2 × 2 covariance of (α, β) (delta method from the log scale, including the
+        simulation noise of the behavioural survival); :attr:`log_covariance` is that of (ln α, ln β).
+    log_likelihood : at the estimate.
+    behavioural : the behavioural survival used (None: no behavioural churn, the plain sBG fit).
+    rounds : simulations of the cohort until the estimate settled.
+    """
+
+    history: RetentionHistory
+    segment: str
+    alpha: float
+    beta: float
+    covariance: np.ndarray
+    log_likelihood: float
+    behavioural: BehaviouralSurvival | None
+    rounds: int
+
+    @property
+    def std_errors(self) -> tuple[float, float]:
+        """Standard errors of α and β."""
+        return float(np.sqrt(self.covariance[0, 0])), float(np.sqrt(self.covariance[1, 1]))
+
+    @property
+    def log_covariance(self) -> np.ndarray:
+        """Covariance of (ln α, ln β)."""
+        return self.covariance / np.outer([self.alpha, self.beta], [self.alpha, self.beta])
+
+    def survival(self, t: np.ndarray | float) -> np.ndarray:
+        """Fitted share of a cohort still active after ``t`` whole periods (t ≤ the history's last):
+        the sBG baseline times the behavioural survival."""
+        t = np.asarray(t)
+        factor = 1.0 if self.behavioural is None else self.behavioural.survival[t.astype(int)]
+        return sbg_survival(t, self.alpha, self.beta) * factor
+
+    def derl(self, discount_rate: float, renewals: np.ndarray | float = 0) -> np.ndarray:
+        """:func:`derl` of the baseline churn alone at the estimate (behavioural churn would shorten it)."""
+        return derl(discount_rate, self.alpha, self.beta, renewals)
+
+    def plot(self, ax: Any) -> Any:
+        """Observed share active per cohort (markers), the baseline churn's part of the fit (dotted)
+        and the fitted survival (solid, drawn last)."""
+        history = self.history
+        for index, label in enumerate(history.cohorts):
+            mine = history.cohort == index
+            share = history.active[mine] / history.active[mine][0]
+            ax.plot(history.period[mine], share, "o", markersize=3, label=f"cohort {label}")
+        t = np.arange(int(history.period.max()) + 1)
+        name = f"α = {self.alpha:.3g}, β = {self.beta:.3g}"
+        if self.behavioural is not None:
+            ax.plot(t, sbg_survival(t, self.alpha, self.beta), "k:", label=f"baseline churn alone ({name})")
+        ax.plot(
+            t, self.survival(t), "k-", label="fit" if self.behavioural is not None else f"sBG fit ({name})"
+        )
+        ax.set(xlabel="periods since start", ylabel="share still active", title="Retention")
+        ax.legend(fontsize="small")
+        return ax
+
+
+_SETTLED = 0.1
+"""The net retention fit stops when an estimate moves less than this many standard errors."""
+
+
+def fit_retention(
+    history: RetentionHistory,
+    base: Scenario,
+    segment: str,
+    *,
+    seed: int = 0,
+    customers: int | None = None,
+) -> RetentionFit:
+    """Fit a segment's baseline churn Beta(α, β) to a retention history net of the behavioural churn
+    (price, price rise, complaints) that the base scenario already implies.
+
+    The engine keeps a customer in a month with probability (1 − p_i)·exp(−H_it), p_i ~ Beta(α, β)
+    the baseline churn and H_it the behavioural hazards, drawn independently of p_i; so a cohort's
+    survival factorises, S(t) = S_sBG(t | α, β) · S_B(t), where S_B is the survival against the
+    behavioural hazards alone. S_B is estimated by simulating a cohort of the segment under the
+    base (:func:`cohort_scenario`, :func:`behavioural_survival`), and α, β maximise
+    :func:`retention_log_likelihood` with it. The simulation is repeated at the new estimate (same
+    seed: common random numbers) until the estimate moves less than a tenth of a standard error.
+    With no behavioural churn in the base, S_B = 1 and the fit is :func:`fit_sbg` exactly.
+
+    Standard errors: the observed information of (ln α, ln β) given S_B, plus the simulation noise
+    of S_B carried through the estimate (two-step estimator): Cov = H⁻¹ + J V Jᵀ, with J = H⁻¹ ∂²ℓ/∂φ∂g
+    the estimate's derivative with respect to g = ln S_B(1 … T) (implicit function theorem, numerical
+    second differences) and V the Greenwood covariance of g; carried to (α, β) by the delta method.
+
+    Parameters
+    ----------
+    history : from :func:`read_retention`.
+    base : the policy in force during the history.
+    segment : the base's segment the history describes.
+    seed : simulation seed.
+    customers : simulated cohort size; default four times the customers who started, within
+        20,000–200,000.
+
+    Raises
+    ------
+    InputError
+        When the history does not identify α and β, or the estimate does not settle.
+    """
+    plain = fit_sbg(history)
+    periods = int(history.period.max())
+    if customers is None:
+        customers = int(
+            np.clip(_CUSTOMERS_PER_OBSERVED * history.starts.sum(), _MIN_CUSTOMERS, _MAX_CUSTOMERS)
+        )
+    cohort = cohort_scenario(base, segment, periods)
+    estimate = np.array([plain.alpha, plain.beta])
+    for rounds in range(1, _MAX_ROUNDS + 1):
+        simulated = behavioural_survival(cohort, segment, *estimate, customers, seed)
+        if np.all(simulated.survival == 1.0):  # nobody left for a behavioural cause: the plain fit
+            return RetentionFit(
+                history,
+                segment,
+                plain.alpha,
+                plain.beta,
+                plain.covariance,
+                plain.log_likelihood,
+                None,
+                rounds,
+            )
+        survival = simulated.survival
+
+        def negative(log_params: np.ndarray, survival: np.ndarray = survival) -> float:
+            return -retention_log_likelihood(*np.exp(log_params), history, survival)
+
+        result = optimize.minimize(
+            negative,
+            np.log(estimate),
+            method="L-BFGS-B",
+            bounds=[(-_LOG_BOUND, _LOG_BOUND)] * 2,
+        )
+        if np.any(np.abs(result.x) >= _LOG_BOUND - 1e-6):
+            raise InputError(
+                f"{history.source}: net of the behavioural churn, the retention curve does not identify "
+                f"α and β (the fit runs off to α = {np.exp(result.x[0]):.3g}, β = {np.exp(result.x[1]):.3g})"
+            )
+        fitted = np.exp(result.x)
+        hessian = _hessian(negative, result.x, np.full(2, _HESSIAN_STEP))
+        log_covariance = _log_scale_covariance(hessian, fitted, history.source) / np.outer(fitted, fitted)
+        log_covariance = log_covariance + _behavioural_noise(history, result.x, simulated, hessian)
+        moved = np.log(fitted) - np.log(estimate)
+        estimate = fitted
+        if moved @ np.linalg.solve(log_covariance, moved) < _SETTLED**2:
+            return RetentionFit(
+                history,
+                segment,
+                float(fitted[0]),
+                float(fitted[1]),
+                log_covariance * np.outer(fitted, fitted),
+                -float(result.fun),
+                simulated,
+                rounds,
+            )
+    raise InputError(
+        f"{history.source}: the retention fit net of behavioural churn did not settle after {_MAX_ROUNDS} "
+        f"simulations (last estimate: α = {estimate[0]:.3g}, β = {estimate[1]:.3g})"
+    )
+
+
+def _behavioural_noise(
+    history: RetentionHistory, log_params: np.ndarray, simulated: BehaviouralSurvival, hessian: np.ndarray
+) -> np.ndarray:
+    """J V Jᵀ: the covariance that the simulation noise of ln S_B adds to (ln α, ln β)."""
+    log_survival = np.log(simulated.survival)
+    step = _HESSIAN_STEP
+
+    def likelihood(phi: np.ndarray, g: np.ndarray) -> float:
+        return retention_log_likelihood(*np.exp(phi), history, np.exp(np.r_[0.0, g]))
+
+    g = log_survival[1:]
+    cross = np.zeros((2, len(g)))
+    basis = np.eye(2) * step
+    for t in range(len(g)):
+        shift = np.zeros(len(g))
+        shift[t] = step
+        for i in range(2):
+            cross[i, t] = (
+                likelihood(log_params + basis[i], g + shift)
+                - likelihood(log_params + basis[i], g - shift)
+                - likelihood(log_params - basis[i], g + shift)
+                + likelihood(log_params - basis[i], g - shift)
+            ) / (4 * step * step)
+    jacobian = np.linalg.solve(hessian, cross)
+    return jacobian @ simulated.log_variance @ jacobian.T
+
+
 # --------------------------------------------------------------------------- complaints
 
 
@@ -588,11 +896,14 @@ def read_complaints(path: str | Path) -> ComplaintHistory:
 
 
 def _point(base: Scenario) -> Scenario:
-    """The base with every parameter given as a distribution held at the distribution's median."""
-    medians: dict[str, float] = {}
+    """The base with every parameter given as a distribution held at the distribution's median,
+    and every jointly uncertain parameter at its marginal median (the joint blocks removed)."""
+    medians: dict[str, Any] = {}
+    if base.model.joint_uncertainty:
+        medians = {**block_medians(base.model), "joint_uncertainty": []}
 
     def walk(value: Any, path: str) -> None:
-        if isinstance(value, _Distribution):
+        if isinstance(value, SCALAR_DISTRIBUTIONS):
             medians[path] = float(value.quantile(0.5))
         elif isinstance(value, tuple):
             for index, item in enumerate(value):
@@ -1070,6 +1381,25 @@ def fit_fee_change(
 # --------------------------------------------------------------------------- all together
 
 
+@dataclass(frozen=True)
+class JointEstimate:
+    """Parameters estimated together by one fit, written as one ``joint_uncertainty`` block.
+
+    Attributes
+    ----------
+    name : the block's name in the fragment.
+    parameters : key paths (segments by name).
+    estimate : the estimates, in that order (each in its parameter's unit).
+    log_covariance : the covariance of their natural logarithms (every fit here works on the log
+        scale, where the observed information is computed).
+    """
+
+    name: str
+    parameters: tuple[str, ...]
+    estimate: np.ndarray
+    log_covariance: np.ndarray
+
+
 class Calibration:
     """Behavioural parameters fitted to a pricing team's history, ready to become a scenario.
 
@@ -1079,16 +1409,21 @@ class Calibration:
     segment : the segment whose churn heterogeneity the retention history describes.
     retention, complaints, fee_change : the fits made (``None`` where no file was given).
     estimates : every fitted parameter, in the order of :attr:`summary`.
+    joint : the parameters fitted together (α and β; price sensitivity and loss aversion), with the
+        covariance of their logarithms.
+    passes : rounds of the retention and fee-change fits, each given the other's latest estimates.
     """
 
     def __init__(
         self,
         base: Scenario,
         segment: str,
-        retention: SBGFit | None,
+        retention: RetentionFit | None,
         complaints: ComplaintFit | None,
         fee_change: FeeChangeFit | None,
         estimates: Sequence[Estimate],
+        joint: Sequence[JointEstimate] = (),
+        passes: int = 1,
     ):
         self.base = base
         self.segment = segment
@@ -1096,6 +1431,8 @@ class Calibration:
         self.complaints = complaints
         self.fee_change = fee_change
         self.estimates = tuple(estimates)
+        self.joint = tuple(joint)
+        self.passes = passes
 
     def __repr__(self) -> str:
         fitted = ", ".join(f"{e.parameter}={e.estimate:.4g}±{e.std_error:.2g}" for e in self.estimates)
@@ -1124,7 +1461,7 @@ class Calibration:
         )
 
     def plot(self, ax: Any = None) -> list[Any]:
-        """Fitted against observed, one panel per history: retention curves with the sBG fit,
+        """Fitted against observed, one panel per history: retention curves with the fit,
         complaints by cause, churn around the fee change.
 
         ``ax``: one Axes per fitted history (a single Axes when there is one); default a new figure.
@@ -1144,26 +1481,49 @@ class Calibration:
         return axes
 
     def to_yaml(self) -> str:
-        """A scenario fragment: ``extends`` the base's file and gives each fitted parameter as a
-        normal distribution (mean = estimate, sd = standard error, truncated to its valid range),
-        with a comment stating estimate ± SE and the file it came from. Segments are named, so
-        ``extends`` merges them into the base's by name."""
+        """A scenario fragment that ``extends`` the base's file.
+
+        Parameters fitted together (α and β of the segment; price sensitivity and loss aversion)
+        are one ``joint_uncertainty`` block each, a multivariate log-normal: medians = estimates,
+        ``log_covariance`` = the covariance of the logarithms from the fit, so draws keep the
+        estimates' correlation; each is also stated as its estimate (a number: a parameter is drawn
+        either alone or in a joint block). A parameter fitted alone on the log scale (loss aversion
+        without price sensitivity) is a ``lognormal`` (median = estimate, sd_log = SE / estimate);
+        the complaint rates, fitted independently on their own scale, are normals (mean = estimate,
+        sd = standard error, truncated to the valid range). Comments state estimate ± SE and the file
+        each came from. Segments are named, so ``extends`` merges them into the base's by name.
+        """
         if self.base.path is None:
             raise InputError(
                 "the base scenario was not loaded from a file: nothing for the fragment to extend"
             )
         sources = ", ".join(dict.fromkeys(Path(e.source).name for e in self.estimates))
         label = f"{self.base.name} with behavioural parameters fitted to {sources}"
+        blocks = [j for j in self.joint if len(j.parameters) > 1]
+        alone = {j.parameters[0]: j for j in self.joint if len(j.parameters) == 1}
+        jointly = {p for j in blocks for p in j.parameters}
         lines = [
-            "# Behavioural parameters fitted by simlib calibrate to the firm's own history. Each is a",
-            "# distribution with mean = estimate and sd = standard error, drawn once per replication, so",
-            "# the estimation uncertainty flows into every interval: a normal truncated to the parameter's",
-            "# valid range.",
-            "# Correlations between estimates are not carried.",
+            "# Behavioural parameters fitted by simlib calibrate to the firm's own history. Each is drawn",
+            "# once per replication from its estimation uncertainty, so that uncertainty flows into every",
+            "# interval. Parameters fitted together are drawn together (joint_uncertainty below: a",
+            "# multivariate log-normal with the fit's covariance of their logarithms), which keeps the",
+            "# correlation between their estimates; the others are independent.",
             f"extends: {json.dumps(self.base.path.name, ensure_ascii=False)}",
             f"name: {json.dumps(self.base.name + '_calibrated', ensure_ascii=False)}",
             f"label: {json.dumps(label[:200], ensure_ascii=False)}",
         ]
+
+        def entries(chosen: list[Estimate], indent: str) -> list[str]:
+            out = []
+            for e in chosen:
+                if e.parameter in jointly:
+                    out += _fixed_entry(e, indent)
+                elif e.parameter in alone:
+                    out += _lognormal_entry(e, indent)
+                else:
+                    out += _yaml_entry(e, indent)
+            return out
+
         segment = [e for e in self.estimates if e.parameter.startswith("population.")]
         if segment:
             lines += [
@@ -1171,11 +1531,56 @@ class Calibration:
                 "  segments:",
                 f"    - name: {json.dumps(self.segment, ensure_ascii=False)}",
             ]
-            lines += [line for e in segment for line in _yaml_entry(e, "      ")]
+            lines += entries(segment, "      ")
         behaviour = [e for e in self.estimates if e.parameter.startswith("behaviour.")]
         if behaviour:
-            lines += ["behaviour:"] + [line for e in behaviour for line in _yaml_entry(e, "  ")]
+            lines += ["behaviour:", *entries(behaviour, "  ")]
+        lines += self._joint_lines(blocks)
         return "\n".join(lines) + "\n"
+
+    def _joint_lines(self, blocks: list[JointEstimate]) -> list[str]:
+        """The ``joint_uncertainty`` list: the base's own blocks that share no fitted parameter, then
+        one block per joint fit (``!replace``, since the base's list is restated whole)."""
+        model = self.base.model
+        fitted = {_canonical(model, e.parameter) for e in self.estimates}
+        kept = [
+            b for b in model.joint_uncertainty if not {_canonical(model, k) for k in b.parameters} & fitted
+        ]
+        if not blocks and len(kept) == len(model.joint_uncertainty):
+            return []
+        lines = [f"joint_uncertainty:{' !replace' if model.joint_uncertainty else ''}"]
+        for block in kept:
+            data = block.model_dump(mode="json", exclude_none=True)
+            lines.append(f"  - {json.dumps(data, ensure_ascii=False)}")
+        dropped = len(model.joint_uncertainty) - len(kept)
+        if dropped:
+            lines.append(
+                f"  # {dropped} block(s) of the base drew a parameter fitted here and are left out: their "
+                "other parameters keep the numbers the base states"
+            )
+        for block in blocks:
+            errors = np.sqrt(np.diag(block.log_covariance))
+            correlation = block.log_covariance / np.outer(errors, errors)
+            pairs = ", ".join(
+                f"{block.parameters[i].rsplit('.', 1)[-1]}–{block.parameters[j].rsplit('.', 1)[-1]} "
+                f"{correlation[i, j]:+.2f}"
+                for i in range(len(errors))
+                for j in range(i + 1, len(errors))
+            )
+            lines += [
+                f"  - name: {json.dumps(block.name, ensure_ascii=False)}",
+                f"    parameters: {json.dumps(list(block.parameters), ensure_ascii=False)}",
+                "    distribution: multivariate_lognormal",
+                "    # medians = the estimates; log_covariance = covariance of their natural logarithms",
+                f"    # (correlation {pairs})",
+                f"    median: [{', '.join(_number(v, 10) for v in block.estimate)}]",
+                "    log_covariance: ["
+                + ", ".join(
+                    "[" + ", ".join(_number(v, 10) for v in row) + "]" for row in block.log_covariance
+                )
+                + "]",
+            ]
+        return lines
 
     def save(self, path: str | Path) -> Path:
         """Write :meth:`to_yaml` to ``path`` atomically; never replaces an existing file.
@@ -1190,9 +1595,22 @@ class Calibration:
         return path
 
 
-def _number(value: float) -> str:
-    """A float for YAML: six significant digits, never in exponent form (YAML 1.1 reads 1e-05 as text)."""
-    return np.format_float_positional(value, precision=6, unique=False, fractional=False, trim="-")
+def _canonical(model: Any, key: str) -> str:
+    found = resolve(model, key)
+    return key if isinstance(found, str) else found.path
+
+
+def _number(value: float, digits: int = 6) -> str:
+    """A float for YAML: ``digits`` significant digits, never in exponent form (YAML 1.1 reads 1e-05
+    as text)."""
+    return np.format_float_positional(value, precision=digits, unique=False, fractional=False, trim="-")
+
+
+def _comment(estimate: Estimate, indent: str, note: str = "") -> str:
+    return (
+        f"{indent}# {estimate.estimate:.4g} ± {estimate.std_error:.4g} {estimate.unit} "
+        f"({Path(estimate.source).name}; {estimate.method}){note}"
+    )
 
 
 def _yaml_entry(estimate: Estimate, indent: str) -> list[str]:
@@ -1202,11 +1620,31 @@ def _yaml_entry(estimate: Estimate, indent: str) -> list[str]:
     text = ", ".join(
         f"{name}: {'null' if value is None else _number(value)}" for name, value in fields.items()
     )
+    return [_comment(estimate, indent), f"{indent}{key}: {{distribution: normal, {text}}}"]
+
+
+def _lognormal_entry(estimate: Estimate, indent: str) -> list[str]:
+    """A parameter fitted alone on the log scale: lognormal, median = estimate, sd_log = SE / estimate."""
+    key = estimate.parameter.rsplit(".", 1)[-1]
+    spread = estimate.std_error / estimate.estimate
     return [
-        f"{indent}# {estimate.estimate:.4g} ± {estimate.std_error:.4g} {estimate.unit} "
-        f"({Path(estimate.source).name}; {estimate.method})",
-        f"{indent}{key}: {{distribution: normal, {text}}}",
+        _comment(estimate, indent),
+        f"{indent}{key}: {{distribution: lognormal, median: {_number(estimate.estimate)}, "
+        f"sd_log: {_number(spread)}}}",
     ]
+
+
+def _fixed_entry(estimate: Estimate, indent: str) -> list[str]:
+    """A parameter drawn in a joint block: stated as its estimate."""
+    key = estimate.parameter.rsplit(".", 1)[-1]
+    return [
+        _comment(estimate, indent, "; drawn jointly, see joint_uncertainty"),
+        f"{indent}{key}: {_number(estimate.estimate, 10)}",
+    ]
+
+
+_MAX_PASSES = 3
+"""Rounds of the retention and fee-change fits, each given the other's latest estimates."""
 
 
 def calibrate(
@@ -1221,6 +1659,13 @@ def calibrate(
 ) -> Calibration:
     """Fit the behavioural parameters that a pricing team's history identifies.
 
+    The complaint rates are fitted first (they need nothing else). The retention history is fitted
+    net of the behavioural churn the base implies (:func:`fit_retention`), with the complaint rates
+    just fitted; the fee-change history with the churn and complaint parameters just fitted. When
+    both are given, each depends on the other's estimates: the retention fit is repeated with the
+    fee-change estimates, and the fee-change fit with the new α, β, until α and β move less than a
+    tenth of a standard error (at most three rounds).
+
     Parameters
     ----------
     base : the scenario in force during the history (the calibrated fragment extends its file).
@@ -1228,9 +1673,9 @@ def calibrate(
     complaints : ``month,cause,complaints,exposed,intensity[,notice_days]`` file → the complaint
         rates of the causes it holds.
     fee_change : ``month,active,churned,monthly_fee[,notice_days]`` file → ``price_sensitivity``,
-        ``loss_aversion``; fitted last, with the churn and complaint parameters just fitted.
+        ``loss_aversion``.
     segment : the segment the retention history describes; default the base's middle segment.
-    seed : simulation seed of the fee-change fit.
+    seed : simulation seed of the retention and fee-change fits.
     fee_change_parameters : what the fee-change history fits; ``("loss_aversion",)`` holds price
         sensitivity at the base's value when the history is too small to separate the two (see
         :func:`fit_fee_change`).
@@ -1248,26 +1693,9 @@ def calibrate(
     if segment not in names:
         raise InputError(f"unknown segment {segment!r}; the base has {', '.join(names)}")
     estimates: list[Estimate] = []
+    joint: list[JointEstimate] = []
     sbg = complaint_fit = fee_fit = None
-    if retention is not None:
-        sbg = fit_sbg(read_retention(retention))
-        n = int(sbg.history.starts.sum())
-        method = "sBG maximum likelihood, right-censored"
-        for name, value, error in zip(
-            ("churn_alpha", "churn_beta"), (sbg.alpha, sbg.beta), sbg.std_errors, strict=True
-        ):
-            estimates.append(
-                Estimate(
-                    f"population.segments[{segment}].{name}",
-                    value,
-                    error,
-                    _unit(Segment, name),
-                    n,
-                    sbg.log_likelihood,
-                    sbg.history.source,
-                    method,
-                )
-            )
+    working = _point(base)
     if complaints is not None:
         complaint_fit = fit_complaint_rates(read_complaints(complaints), base)
         history = complaint_fit.history
@@ -1286,15 +1714,65 @@ def calibrate(
                     high=1.0 if name == "error_complaint_rate" else None,
                 )
             )
-    working = (
-        base.with_changes({e.parameter: e.estimate for e in estimates}, origin="calibration")
-        if estimates
-        else base
-    )
-    if fee_change is not None:
-        fee_fit = fit_fee_change(
-            read_fee_change(fee_change), working, parameters=fee_change_parameters, seed=seed
+        working = working.with_changes({e.parameter: e.estimate for e in estimates}, origin="calibration")
+    churn_keys = (f"population.segments[{segment}].churn_alpha", f"population.segments[{segment}].churn_beta")
+    retention_history = read_retention(retention) if retention is not None else None
+    fee_history = read_fee_change(fee_change) if fee_change is not None else None
+    passes = 1
+    if retention_history is not None:
+        sbg = fit_retention(retention_history, working, segment, seed=seed)
+    if fee_history is not None:
+        given = (
+            working
+            if sbg is None
+            else working.with_changes(dict(zip(churn_keys, (sbg.alpha, sbg.beta), strict=True)))
         )
+        fee_fit = fit_fee_change(fee_history, given, parameters=fee_change_parameters, seed=seed)
+        while retention_history is not None and sbg is not None and passes < _MAX_PASSES:
+            passes += 1
+            behaviour = {f"behaviour.{name}": value for name, value in fee_fit.values.items()}
+            previous, sbg = (
+                sbg,
+                fit_retention(retention_history, working.with_changes(behaviour), segment, seed=seed),
+            )
+            moved = np.log([sbg.alpha, sbg.beta]) - np.log([previous.alpha, previous.beta])
+            if moved @ np.linalg.solve(sbg.log_covariance, moved) < _SETTLED**2:
+                break
+            given = working.with_changes(dict(zip(churn_keys, (sbg.alpha, sbg.beta), strict=True)))
+            fee_fit = fit_fee_change(fee_history, given, parameters=fee_change_parameters, seed=seed)
+    complaint_estimates, estimates = estimates, []
+    if sbg is not None:
+        n = int(sbg.history.starts.sum())
+        method = (
+            "sBG maximum likelihood, right-censored"
+            if sbg.behavioural is None
+            else "sBG maximum likelihood net of the simulated behavioural churn, right-censored"
+        )
+        for name, value, error in zip(
+            ("churn_alpha", "churn_beta"), (sbg.alpha, sbg.beta), sbg.std_errors, strict=True
+        ):
+            estimates.append(
+                Estimate(
+                    f"population.segments[{segment}].{name}",
+                    value,
+                    error,
+                    _unit(Segment, name),
+                    n,
+                    sbg.log_likelihood,
+                    sbg.history.source,
+                    method,
+                )
+            )
+        joint.append(
+            JointEstimate(
+                f"churn of {segment} ({Path(sbg.history.source).name})",
+                churn_keys,
+                np.array([sbg.alpha, sbg.beta]),
+                sbg.log_covariance,
+            )
+        )
+    estimates += complaint_estimates  # in the summary: retention, complaints, fee change
+    if fee_fit is not None:
         method = "binomial maximum likelihood of monthly churn, simulated"
         for name, value in fee_fit.values.items():
             estimates.append(
@@ -1309,4 +1787,12 @@ def calibrate(
                     method,
                 )
             )
-    return Calibration(base, segment, sbg, complaint_fit, fee_fit, estimates)
+        joint.append(
+            JointEstimate(
+                f"fee-change response ({Path(fee_fit.history.source).name})",
+                tuple(f"behaviour.{name}" for name in fee_fit.parameters),
+                fee_fit.estimate,
+                fee_fit.covariance / np.outer(fee_fit.estimate, fee_fit.estimate),
+            )
+        )
+    return Calibration(base, segment, sbg, complaint_fit, fee_fit, estimates, joint, passes)

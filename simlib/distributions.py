@@ -219,5 +219,211 @@ class Beta(_Distribution):
 Distribution = Annotated[
     Uniform | Triangular | Normal | LogNormal | Beta, Field(discriminator="distribution")
 ]
+SCALAR_DISTRIBUTIONS = (Uniform, Triangular, Normal, LogNormal, Beta)
+"""The classes of a single parameter's distribution (for ``isinstance``)."""
 Uncertain = float | Distribution
 """A behavioural parameter: a number, or a distribution sampled once per replication."""
+
+
+# --------------------------------------------------------------------------- jointly uncertain parameters
+
+#: The most members a joint block may have, and the most rows an empirical table may hold.
+MAX_JOINT_PARAMETERS = 20
+MAX_JOINT_DRAWS = 10_000
+#: Relative tolerance of the symmetry and positive-semi-definiteness checks of a covariance.
+COVARIANCE_TOLERANCE = 1e-9
+
+
+def factor_covariance(covariance: Any) -> list[list[float]]:
+    """A lower-triangular L with L Lᵀ = covariance (Cholesky), allowing zero pivots (a singular but
+    positive semi-definite matrix); unique, so the same covariance always gives the same draws.
+
+    Raises ValueError naming the first direction of negative variance.
+    """
+    size = len(covariance)
+    scale = max((abs(float(covariance[i][i])) for i in range(size)), default=0.0) or 1.0
+    factor = [[0.0] * size for _ in range(size)]
+    for j in range(size):
+        pivot = float(covariance[j][j]) - sum(factor[j][k] ** 2 for k in range(j))
+        if pivot < -COVARIANCE_TOLERANCE * scale:
+            raise ValueError(
+                "the covariance is not positive semi-definite (it gives a negative variance to a "
+                f"combination of parameters {j + 1} and before)"
+            )
+        root = math.sqrt(pivot) if pivot > COVARIANCE_TOLERANCE * scale else 0.0
+        factor[j][j] = root
+        for i in range(j + 1, size):
+            rest = float(covariance[i][j]) - sum(factor[i][k] * factor[j][k] for k in range(j))
+            if root > 0.0:
+                factor[i][j] = rest / root
+            elif abs(rest) > math.sqrt(COVARIANCE_TOLERANCE) * scale:
+                raise ValueError(
+                    "the covariance is not positive semi-definite (a parameter with no variance left "
+                    f"covaries with parameter {i + 1})"
+                )
+    return factor
+
+
+class _JointDistribution(BaseModel):
+    """Several parameters drawn together once per replication (``joint_uncertainty`` items)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    name: str | None = Field(None, min_length=1, max_length=80, description="A name for tables")
+    parameters: tuple[str, ...] = Field(
+        min_length=1,
+        max_length=MAX_JOINT_PARAMETERS,
+        description="Key paths of the parameters drawn together (segments by name or number)",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            flat = [
+                v for key, value in data.items() if key not in {"name", "parameters"} for v in _leaves(value)
+            ]
+            if any(isinstance(v, bool) for v in flat):
+                raise ValueError("numbers must be numbers, not true/false")
+            if any(isinstance(v, int | float) and not abs(v) <= MAX_MAGNITUDE for v in flat):
+                raise ValueError(
+                    f"numbers must be finite and lie between -{MAX_MAGNITUDE:,.0f} and {MAX_MAGNITUDE:,.0f}"
+                )
+        return data
+
+    @field_validator("name")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        return None if value is None else _printable_text(value)
+
+    @staticmethod
+    def _check_size(values: tuple, info: ValidationInfo) -> tuple:
+        """``values`` if it holds one number per parameter."""
+        size = len(info.data.get("parameters", values))
+        if len(values) != size:
+            raise ValueError(f"has {len(values)} value(s) but there are {size} parameters")
+        return values
+
+    @staticmethod
+    def _check_square(matrix: tuple, info: ValidationInfo) -> tuple:
+        """``matrix`` if it is a symmetric, positive semi-definite covariance, one row per parameter."""
+        size = len(info.data.get("parameters", matrix))
+        if len(matrix) != size or any(len(row) != size for row in matrix):
+            raise ValueError(f"must be {size} × {size}, one row and column per parameter")
+        scale = max((abs(matrix[i][i]) for i in range(size)), default=0.0) or 1.0
+        for i in range(size):
+            if matrix[i][i] < 0:
+                raise ValueError(f"has a negative variance on its diagonal (row {i + 1})")
+            for j in range(i):
+                if abs(matrix[i][j] - matrix[j][i]) > COVARIANCE_TOLERANCE * scale:
+                    raise ValueError(
+                        f"must be symmetric (row {i + 1}, column {j + 1} is {matrix[i][j]}, "
+                        f"row {j + 1}, column {i + 1} is {matrix[j][i]})"
+                    )
+        factor_covariance(matrix)
+        return matrix
+
+    def normal_scores(self, seed: int, replication: int, key: str) -> list[float]:
+        """Independent standard normal draws, one per parameter, for one replication."""
+        from statistics import NormalDist
+
+        unit = NormalDist()
+        return [
+            unit.inv_cdf(scalar_uniform("parameter", seed, replication, f"{key}#{k}"))
+            for k in range(len(self.parameters))
+        ]
+
+    def sample(self, seed: int, replication: int, key: str) -> list[float]:  # pragma: no cover
+        raise NotImplementedError
+
+
+def _leaves(value: Any) -> list[Any]:
+    if isinstance(value, list | tuple):
+        return [leaf for item in value for leaf in _leaves(item)]
+    return [value]
+
+
+class MultivariateNormal(_JointDistribution):
+    """Parameters drawn together from a multivariate normal (mean vector, covariance matrix)."""
+
+    distribution: Literal["multivariate_normal"]
+    mean: tuple[float, ...]
+    covariance: tuple[tuple[float, ...], ...]
+
+    @field_validator("mean")
+    @classmethod
+    def _one_per_parameter(cls, values: tuple, info: ValidationInfo) -> tuple:
+        return cls._check_size(values, info)
+
+    @field_validator("covariance")
+    @classmethod
+    def _covariance(cls, matrix: tuple, info: ValidationInfo) -> tuple:
+        return cls._check_square(matrix, info)
+
+    def sample(self, seed: int, replication: int, key: str) -> list[float]:
+        """μ + L z, L the Cholesky factor of the covariance, z standard normal scores."""
+        z = self.normal_scores(seed, replication, key)
+        factor = factor_covariance(self.covariance)
+        return [
+            m + sum(f * s for f, s in zip(row, z, strict=True))
+            for m, row in zip(self.mean, factor, strict=True)
+        ]
+
+
+class MultivariateLogNormal(_JointDistribution):
+    """Positive parameters whose natural logarithms are jointly normal: medians and the covariance
+    of the logarithms (what a fit on the log scale estimates)."""
+
+    distribution: Literal["multivariate_lognormal"]
+    median: tuple[Annotated[float, Field(gt=0)], ...]
+    log_covariance: tuple[tuple[float, ...], ...]
+
+    @field_validator("median")
+    @classmethod
+    def _one_per_parameter(cls, values: tuple, info: ValidationInfo) -> tuple:
+        return cls._check_size(values, info)
+
+    @field_validator("log_covariance")
+    @classmethod
+    def _covariance(cls, matrix: tuple, info: ValidationInfo) -> tuple:
+        return cls._check_square(matrix, info)
+
+    def sample(self, seed: int, replication: int, key: str) -> list[float]:
+        """median · exp(L z), L the Cholesky factor of the log covariance."""
+        z = self.normal_scores(seed, replication, key)
+        factor = factor_covariance(self.log_covariance)
+        return [
+            m * math.exp(sum(f * s for f, s in zip(row, z, strict=True)))
+            for m, row in zip(self.median, factor, strict=True)
+        ]
+
+
+class Empirical(_JointDistribution):
+    """Parameters drawn together as one row of a table of joint draws (bootstrap or posterior
+    samples), each row equally likely."""
+
+    distribution: Literal["empirical"]
+    draws: tuple[tuple[float, ...], ...] = Field(min_length=1, max_length=MAX_JOINT_DRAWS)
+
+    @field_validator("draws")
+    @classmethod
+    def _rows(cls, draws: tuple, info: ValidationInfo) -> tuple:
+        size = len(info.data.get("parameters", draws[0]))
+        for index, row in enumerate(draws):
+            if len(row) != size:
+                raise ValueError(f"row {index + 1} has {len(row)} value(s) but there are {size} parameters")
+        return draws
+
+    def row(self, seed: int, replication: int, key: str) -> int:
+        """The row drawn in one replication: ⌊u · rows⌋."""
+        u = scalar_uniform("parameter", seed, replication, f"{key}#row")
+        return min(int(u * len(self.draws)), len(self.draws) - 1)
+
+    def sample(self, seed: int, replication: int, key: str) -> list[float]:
+        return list(self.draws[self.row(seed, replication, key)])
+
+
+JointDistribution = Annotated[
+    MultivariateNormal | MultivariateLogNormal | Empirical, Field(discriminator="distribution")
+]
+"""An item of ``joint_uncertainty``: parameters drawn together once per replication."""

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field
 
-from .distributions import Distribution, StrictNumbers
+from .distributions import Distribution, JointDistribution, StrictNumbers
 
 Share = Annotated[float, Field(ge=0, le=1)]
 NonNegative = Annotated[float, Field(ge=0)]
@@ -554,4 +554,10 @@ class ScenarioModel(_Section):
     compliance: Compliance = Field(default_factory=Compliance)
     adjustment_rules: tuple[AdjustmentRule, ...] = param(
         (), "Periodic-review rules evaluated inside the run", "list"
+    )
+    joint_uncertainty: tuple[JointDistribution, ...] = param(
+        (),
+        "Parameters drawn together once per replication: a multivariate (log)normal or a table of "
+        "joint draws (docs/model.md §9)",
+        "list",
     )

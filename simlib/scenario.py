@@ -26,10 +26,23 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from .distributions import Beta, LogNormal, Normal, Triangular, Uniform, _Distribution
+from .distributions import (
+    Beta,
+    Empirical,
+    LogNormal,
+    MultivariateLogNormal,
+    MultivariateNormal,
+    Normal,
+    Triangular,
+    Uniform,
+    _Distribution,
+)
 from .errors import Problem, ScenarioError, os_problem, show_value
 from .parameters import Fees, ScenarioModel
 from .resources import shipped_scenarios
+from .uncertainty import FIELD as JOINT_FIELD
+from .uncertainty import display as joint_display
+from .uncertainty import joint_paths, joint_problems, joint_values, override_problems, set_value
 
 DEFAULT = "default"
 COMMAND_LINE = "command line"
@@ -140,17 +153,31 @@ class Scenario:
         source = origin if origin != COMMAND_LINE else "--set"
         if problems:
             raise ScenarioError(problems)
-        return _validate(raw, origins, source, self._path)
+        changed = _validate(raw, origins, source, self._path)
+        problems = override_problems(changed.model, list(changes), source)
+        if problems:
+            raise ScenarioError(problems)
+        return changed
 
     def parameters(self) -> Iterator[Parameter]:
-        """Every resolved leaf parameter with unit, label, source and origin."""
-        yield from _walk(self._model, "", self._origins, self.simulation.currency)
+        """Every resolved leaf parameter with unit, label, source and origin; a joint block is one
+        entry (``joint_uncertainty[i]``), and a parameter it draws says so after its stated number."""
+        drawn = joint_paths(self._model)
+        for parameter in _walk(self._model, "", self._origins, self.simulation.currency):
+            if parameter.path in drawn:
+                stated = parameter.value
+                stated = f"{stated:.12g}" if isinstance(stated, float) else stated
+                parameter = replace(parameter, value=f"{stated} (drawn jointly: {drawn[parameter.path]})")
+            yield parameter
 
     def realise(self, replication: int, seed: int | None = None) -> ScenarioModel:
         """The scenario with every distribution replaced by its draw for one replication."""
         seed = self.simulation.seed if seed is None else seed
         data = self._model.model_dump(mode="python")
         _sample_into(data, "", self._model, seed, replication)
+        for path, value in joint_values(self._model, seed, replication).items():
+            set_value(data, path, value)
+        data[JOINT_FIELD] = ()
         try:
             return ScenarioModel.model_validate(data)
         except ValidationError as exc:
@@ -178,7 +205,11 @@ def load(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Scenar
         problems += _apply_override(raw, key, value, COMMAND_LINE, origins)
     if problems:
         raise ScenarioError(problems)
-    return _validate(raw, origins, str(path), path)
+    scenario = _validate(raw, origins, str(path), path)
+    problems = override_problems(scenario.model, list(overrides or {}), "--set")
+    if problems:
+        raise ScenarioError(problems)
+    return scenario
 
 
 def from_dict(data: Mapping[str, Any], name: str = "scenario") -> Scenario:
@@ -582,7 +613,7 @@ def _stated_paths(base: Any, change: Any, prefix: str) -> tuple[list[str], list[
     return [prefix], []
 
 
-_ITEM_WORDS = {"segments": "segment", "adjustment_rules": "rule"}
+_ITEM_WORDS = {"segments": "segment", "adjustment_rules": "rule", JOINT_FIELD: "block"}
 
 
 def _merge_problems(base: Any, change: Any, prefix: str, source: str) -> list[Problem]:
@@ -889,7 +920,19 @@ def _loc_to_path(loc: tuple) -> tuple[str, list[str]]:
     return _join(parts), clean
 
 
-_UNION_TAGS = {"uniform", "triangular", "normal", "lognormal", "beta", "float", "int", "none"}
+_UNION_TAGS = {
+    "uniform",
+    "triangular",
+    "normal",
+    "lognormal",
+    "beta",
+    "multivariate_normal",
+    "multivariate_lognormal",
+    "empirical",
+    "float",
+    "int",
+    "none",
+}
 
 
 def _is_union_tag(part: str, model: Any) -> bool:
@@ -910,7 +953,16 @@ def _lookup(data: Any, loc: list) -> Any:
 
 _DISTRIBUTIONS = {
     typing.get_args(d.model_fields["distribution"].annotation)[0]: d
-    for d in (Uniform, Triangular, Normal, LogNormal, Beta)
+    for d in (
+        Uniform,
+        Triangular,
+        Normal,
+        LogNormal,
+        Beta,
+        MultivariateNormal,
+        MultivariateLogNormal,
+        Empirical,
+    )
 }
 
 
@@ -1023,6 +1075,8 @@ def _friendly(error: dict) -> str:
         return f"must be one of {ctx.get('expected')}"
     if kind == "missing":
         return "is required"
+    if kind in {"union_tag_invalid", "union_tag_not_found"} and error["loc"][:1] == (JOINT_FIELD,):
+        return "unknown joint distribution; use multivariate_normal, multivariate_lognormal or empirical"
     if kind in {"union_tag_invalid", "union_tag_not_found"}:
         return "unknown distribution; use uniform, triangular, normal, lognormal or beta"
     if kind == "value_error":
@@ -1249,6 +1303,7 @@ def cross_field_problems(model: ScenarioModel, source: str) -> list[Problem]:
                 )
             )
     problems += _distribution_problems(model, "", source)
+    problems += joint_problems(model, source)
     return problems
 
 
@@ -1302,7 +1357,10 @@ def _distribution_problems(model: BaseModel, prefix: str, source: str) -> list[P
 
 
 def _walk(value: Any, prefix: str, origins: Mapping[str, str], currency: str) -> Iterator[Parameter]:
-    if isinstance(value, BaseModel) and not isinstance(value, _Distribution):
+    if isinstance(value, MultivariateNormal | MultivariateLogNormal | Empirical):
+        label = value.name or "Parameters drawn together once per replication"
+        yield Parameter(prefix, joint_display(value), "joint", label, None, _origin_of(prefix, origins))
+    elif isinstance(value, BaseModel) and not isinstance(value, _Distribution):
         for name, field in type(value).model_fields.items():
             path = f"{prefix}.{name}" if prefix else name
             child = getattr(value, name)

@@ -46,6 +46,16 @@ from .results import SUMMARY_METRICS
 from .runner import RunSettings, compare, simulate
 from .scenario import Scenario, _split_path, load
 from .sweep import SHARE_METRICS, _is_integer_parameter, parse_range
+from .uncertainty import (
+    FIELD,
+    PRINCIPAL_RANGE,
+    block_index,
+    block_label,
+    block_path,
+    hold_blocks,
+    joint_paths,
+    principal_direction,
+)
 
 METHODS = ("sobol", "morris")
 PERCENTILES = (0.05, 0.95)
@@ -117,7 +127,9 @@ def _locate(scenario: Scenario, key: str) -> tuple[str, Any] | None:
 
 
 def uncertain_parameters(scenario: Scenario) -> dict[str, tuple[float, float]]:
-    """Every parameter of ``scenario`` given as a distribution, with its 5th–95th percentile range.
+    """Every parameter of ``scenario`` given as a distribution, with its 5th–95th percentile range,
+    then every joint block (``joint_uncertainty[i]``) as one factor: its principal score over the
+    5th–95th percentiles of the standard normal (see :func:`simlib.uncertainty.principal_direction`).
 
     Parameters
     ----------
@@ -136,6 +148,8 @@ def uncertain_parameters(scenario: Scenario) -> dict[str, tuple[float, float]]:
         if found is not None and isinstance(found[1], _DISTRIBUTIONS):
             low, high = (float(found[1].quantile(p)) for p in PERCENTILES)
             ranges[parameter.path] = (low, high)
+    for index in range(len(scenario.model.joint_uncertainty)):
+        ranges[block_path(index)] = PRINCIPAL_RANGE
     return ranges
 
 
@@ -223,8 +237,27 @@ def resolve_parameters(
     other = {p.path: p for p in reform.parameters()} if reform is not None else {}
     problems: list[Problem] = []
     out: list[UncertainParameter] = []
+    drawn = joint_paths(base.model)
     for key, bounds in given.items():
+        index = block_index(base.model, key)
+        if index is not None:
+            found_block = _joint_factor(base, reform, index, bounds, [p.path for p in out])
+            if isinstance(found_block, str):
+                problems.append(Problem(ORIGIN, key, found_block))
+            else:
+                out.append(found_block)
+            continue
         found = _locate(base, key)
+        if found is not None and found[0] in drawn:
+            problems.append(
+                Problem(
+                    ORIGIN,
+                    key,
+                    f"is drawn jointly in {drawn[found[0]]}; vary the block as a whole "
+                    f"({drawn[found[0]].split(' ')[0]})",
+                )
+            )
+            continue
         if found is None or found[0] not in described:
             try:  # the schema's own one-line message (unknown key, with the closest valid one)
                 base.with_changes({key: bounds[0] if _bounds_problem(bounds) is None else 0.0}, origin=ORIGIN)
@@ -284,6 +317,45 @@ def resolve_parameters(
     if problems:
         raise ScenarioError(problems)
     return out
+
+
+def _joint_factor(
+    base: Scenario,
+    reform: Scenario | None,
+    index: int,
+    bounds: tuple[float, float] | None,
+    taken: list[str],
+) -> UncertainParameter | str:
+    """Block ``index`` of the base as one factor of the analysis (its principal score), or why not."""
+    path = block_path(index)
+    block = base.model.joint_uncertainty[index]
+    if path in taken:
+        return "is given twice"
+    if reform is not None and block not in reform.model.joint_uncertainty:
+        return (
+            f"is not a block of {reform.name} as well: a joint block is varied as a shared assumption, "
+            "the same in both scenarios"
+        )
+    low, high = PRINCIPAL_RANGE if bounds is None else bounds
+    shown = _bounds_problem((low, high))
+    if shown is not None:
+        return shown
+    direction = principal_direction(base.model, index)
+    scale = "logarithms of " if direction.log_scale else ""
+    basis = (
+        f"principal direction of the {scale}{', '.join(direction.paths)} "
+        f"({direction.explained:.1%} of their standardised variance), "
+        + ("5th–95th percentiles" if bounds is None else "given range")
+    )
+    return UncertainParameter(
+        path,
+        float(low),
+        float(high),
+        0.0,
+        block_label(block, index),
+        "sd along the principal direction",
+        basis,
+    )
 
 
 # --------------------------------------------------------------------------- generic core
@@ -552,6 +624,9 @@ def _evaluate_point(model: _Model, values: np.ndarray) -> tuple[float, ...]:
     """The outputs at one point: the mean over replications of each metric (paired difference
     reform − base with a reform), both scenarios with these parameter values and the same seed."""
     changes = {key: float(value) for key, value in zip(model.keys, values, strict=True)}
+    scores = {
+        int(key[len(FIELD) + 1 : -1]): changes.pop(key) for key in list(changes) if key.startswith(FIELD)
+    }
     sizes = {
         "customers": model.customers,
         "months": model.months,
@@ -560,11 +635,12 @@ def _evaluate_point(model: _Model, values: np.ndarray) -> tuple[float, ...]:
         "workers": 1,
         "progress": False,
     }
-    base = model.base.with_changes(changes, origin=ORIGIN)
+    base = model.base.with_changes({**changes, **_held(model.base, model.base, scores)}, origin=ORIGIN)
     if model.reform is None:
         totals = simulate(base, **sizes).totals()
         return tuple(float(totals[name].mean()) for name in model.outputs)
-    comparison = compare(base, model.reform.with_changes(changes, origin=ORIGIN), **sizes)
+    reform = model.reform.with_changes({**changes, **_held(model.base, model.reform, scores)}, origin=ORIGIN)
+    comparison = compare(base, reform, **sizes)
     differences = comparison.differences()
     shares = (
         comparison.winners_losers().loc["all segments"] if set(model.outputs) & set(SHARE_METRICS) else {}
@@ -573,6 +649,16 @@ def _evaluate_point(model: _Model, values: np.ndarray) -> tuple[float, ...]:
         float(shares[name]) if name in SHARE_METRICS else float(differences[name].mean())
         for name in model.outputs
     )
+
+
+def _held(base: Scenario, scenario: Scenario, scores: Mapping[int, float]) -> dict[str, Any]:
+    """The changes holding the base's blocks at their principal scores in ``scenario`` (the base or
+    the reform, whose equal block may sit at another index)."""
+    if not scores:
+        return {}
+    blocks = scenario.model.joint_uncertainty
+    mine = {blocks.index(base.model.joint_uncertainty[index]): score for index, score in scores.items()}
+    return hold_blocks(scenario.model, mine)
 
 
 def _tornado_design(parameters: Sequence[UncertainParameter]) -> np.ndarray:

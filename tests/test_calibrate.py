@@ -66,6 +66,49 @@ def retention_csv(cohorts: tuple[tuple[str, int, int], ...], alpha: float, beta:
     return _csv(["cohort", "period", "active"], rows)
 
 
+def cohort(world: simlib.Scenario, segment: str, periods: int) -> simlib.Scenario:
+    """One cohort of new customers of ``segment`` under ``world`` (every parameter a number), as a
+    retention history describes it: that segment alone, tenure 0, no arrivals, no warm-up, no
+    scheduled fee changes."""
+    chosen = next(s for s in world.as_dict()["population"]["segments"] if s["name"] == segment)
+    chosen.update(share=1.0, initial_tenure_max_months=0)
+    return world.with_changes(
+        {
+            "population.segments": [chosen],
+            "population.arrivals.monthly_rate": 0.0,
+            "simulation.warm_up_months": 0,
+            "simulation.months": periods,
+            "fee_changes": [],
+        }
+    )
+
+
+def simulated_retention(
+    world: simlib.Scenario, segment: str, size: int, periods: int, seed: int
+) -> np.ndarray:
+    """Customers of a simulated cohort still active after 0, 1, …, ``periods`` months."""
+    result = simulate(
+        cohort(world, segment, periods),
+        customers=size,
+        months=periods,
+        replications=1,
+        seed=seed,
+        progress=False,
+    )
+    churned = result.counts[0].sum(axis=1)[:, INDEX["churned"]]
+    return np.r_[size, size - np.cumsum(churned)].astype(int)
+
+
+def engine_retention_csv(world: simlib.Scenario, cohorts: tuple[tuple[str, int, int], ...], seed: int) -> str:
+    """Cohorts of (label, customers, periods observed) simulated by the engine under ``world``, its
+    behavioural churn included (seeds ``seed``, ``seed + 1``, …); right-censored after the last period."""
+    rows: list[list[object]] = []
+    for index, (label, size, periods) in enumerate(cohorts):
+        active = simulated_retention(world, SEGMENT, size, periods, seed + index)
+        rows += [[label, t, int(a)] for t, a in enumerate(active)]
+    return _csv(["cohort", "period", "active"], rows)
+
+
 def complaints_csv(base: simlib.Scenario, rates: dict[str, float], seed: int, months: int = 24) -> str:
     """Customer-level complaints of a 20,000-customer firm: each exposed customer has a lognormal
     propensity (median 1, the base's dispersion) and complains with probability
@@ -142,7 +185,7 @@ def histories() -> dict[str, str]:
     """The three example histories, as file name → CSV text."""
     base = simlib.load(SCENARIOS / "baseline.yaml")
     return {
-        "retention.csv": retention_csv(RETENTION_COHORTS, TRUE_ALPHA, TRUE_BETA, HISTORY_SEED),
+        "retention.csv": engine_retention_csv(true_world(base), RETENTION_COHORTS, HISTORY_SEED),
         "complaints.csv": complaints_csv(base, TRUE_RATES, HISTORY_SEED),
         "fee_change.csv": fee_change_csv(true_world(base), HISTORY_SEED),
     }
@@ -276,6 +319,124 @@ def test_a_cause_without_complaints_cannot_be_estimated(tmp_path: Path) -> None:
     path.write_text("month,cause,complaints,exposed,intensity\n1,surprise,0,500,0.2\n")
     with pytest.raises(InputError, match="'surprise' has no complaints"):
         cal.fit_complaint_rates(cal.read_complaints(path), simlib.load(SCENARIOS / "baseline.yaml"))
+
+
+# --------------------------------------------------------------------------- retention net of behaviour
+
+BASELINE_MEDIANS = {
+    "behaviour.loss_aversion": 2.25,
+    "behaviour.price_sensitivity": 0.55,
+    "behaviour.reference_sensitivity": 0.3,
+    "behaviour.complaint_churn_effect": 0.13,
+    "behaviour.surprise_complaint_rate": 0.0425,
+}
+"""The medians of the baseline's five distributions: its behaviour as one world."""
+ROUND_TRIP = {"customers": 5000, "periods": 24, "seed": 11, "simulated": 20_000}
+
+
+def _churn(world: simlib.Scenario, alpha: float, beta: float) -> simlib.Scenario:
+    return world.with_changes(
+        {
+            f"population.segments[{SEGMENT}].churn_alpha": alpha,
+            f"population.segments[{SEGMENT}].churn_beta": beta,
+        }
+    )
+
+
+def _history_file(active: np.ndarray, path: Path) -> cal.RetentionHistory:
+    path.write_text(_csv(["cohort", "period", "active"], [["c", t, int(a)] for t, a in enumerate(active)]))
+    return cal.read_retention(path)
+
+
+@pytest.fixture(scope="module")
+def round_trip(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A cohort simulated under the baseline's behaviour with known α, β; fitted net of behaviour,
+    and plainly; each fit re-simulated on the same customers and seed."""
+    world = _churn(
+        simlib.load(SCENARIOS / "baseline.yaml").with_changes(BASELINE_MEDIANS), TRUE_ALPHA, TRUE_BETA
+    )
+    n, periods, seed = ROUND_TRIP["customers"], ROUND_TRIP["periods"], ROUND_TRIP["seed"]
+    active = simulated_retention(world, SEGMENT, n, periods, seed)
+    history = _history_file(active, tmp_path_factory.mktemp("round_trip") / "retention.csv")
+    net = cal.fit_retention(history, world, SEGMENT, seed=0, customers=ROUND_TRIP["simulated"])
+    plain = cal.fit_sbg(history)
+    again = {
+        name: simulated_retention(_churn(world, fit.alpha, fit.beta), SEGMENT, n, periods, seed)
+        for name, fit in (("net", net), ("plain", plain))
+    }
+    return {"history": active, "net": net, "plain": plain, "again": again}
+
+
+def _distance(fit: cal.RetentionFit | cal.SBGFit) -> float:
+    """Squared Mahalanobis distance of (ln α̂, ln β̂) from the truth under the fit's covariance."""
+    estimate = np.array([fit.alpha, fit.beta])
+    moved = np.log(estimate) - np.log([TRUE_ALPHA, TRUE_BETA])
+    return float(moved @ np.linalg.solve(fit.covariance / np.outer(estimate, estimate), moved))
+
+
+def _worst_period(history: np.ndarray, again: np.ndarray) -> float:
+    """The largest gap between two retention curves of the same cohort size, in binomial standard
+    errors of the history's share active (the Monte Carlo error of a cohort of that size)."""
+    size = history[0]
+    share = history / size
+    error = np.sqrt(share * (1 - share) / size)
+    return float(np.max(np.abs(again - history)[1:] / size / error[1:]))
+
+
+def test_retention_fitted_net_of_behaviour_round_trips_through_the_engine(round_trip: dict) -> None:
+    """Simulate, fit, re-simulate: retention at every period within three Monte Carlo standard errors
+    of the history, and the known α, β within their standard errors."""
+    net = round_trip["net"]
+    assert net.behavioural is not None and net.rounds >= 2
+    assert _worst_period(round_trip["history"], round_trip["again"]["net"]) < 3.0
+    assert _distance(net) < stats.chi2.ppf(0.95, 2)  # jointly: α and β correlate +0.99
+    for estimate, truth, error in zip(
+        (net.alpha, net.beta), (TRUE_ALPHA, TRUE_BETA), net.std_errors, strict=True
+    ):
+        assert abs(estimate - truth) < 2 * error
+    mean = net.alpha / (net.alpha + net.beta)
+    assert mean == pytest.approx(TRUE_ALPHA / (TRUE_ALPHA + TRUE_BETA), rel=0.1)
+
+
+def test_the_plain_sbg_fit_does_not_round_trip_when_behaviour_adds_churn(round_trip: dict) -> None:
+    """The same history fitted as if all churn were baseline churn: the behavioural hazards then
+    add on top, the re-simulated cohort churns too fast, and α, β are far from the truth."""
+    plain = round_trip["plain"]
+    assert _worst_period(round_trip["history"], round_trip["again"]["plain"]) > 5.0
+    assert _distance(plain) > 20.0
+    assert plain.alpha / (plain.alpha + plain.beta) > 1.15 * TRUE_ALPHA / (TRUE_ALPHA + TRUE_BETA)
+
+
+def test_without_behavioural_churn_the_net_fit_is_the_plain_sbg_fit(tmp_path: Path) -> None:
+    world = simlib.load(SCENARIOS / "baseline.yaml").with_changes(
+        {
+            **BASELINE_MEDIANS,
+            "behaviour.price_sensitivity": 0.0,
+            "behaviour.reference_sensitivity": 0.0,
+            "behaviour.complaint_churn_effect": 0.0,
+        }
+    )
+    history = _history_file(
+        simulated_retention(_churn(world, TRUE_ALPHA, TRUE_BETA), SEGMENT, 4000, 18, 5), tmp_path / "r.csv"
+    )
+    net, plain = cal.fit_retention(history, world, SEGMENT, customers=20_000), cal.fit_sbg(history)
+    assert net.behavioural is None and net.rounds == 1
+    assert (net.alpha, net.beta) == (plain.alpha, plain.beta)
+    assert np.array_equal(net.covariance, plain.covariance)
+
+
+def test_the_behavioural_survival_is_the_same_whatever_the_baseline_churn() -> None:
+    """The factorisation the net fit rests on: with p_i drawn apart from everything else, the
+    Kaplan–Meier survival against the behavioural causes does not depend on α, β (within its
+    Greenwood error)."""
+    world = simlib.load(SCENARIOS / "baseline.yaml").with_changes(BASELINE_MEDIANS)
+    cohort_ = cal.cohort_scenario(world, SEGMENT, 24)
+    low = cal.behavioural_survival(cohort_, SEGMENT, 1.2, 80.0, 40_000, 3)
+    high = cal.behavioural_survival(cohort_, SEGMENT, 1.2, 20.0, 40_000, 4)
+    gap = np.log(low.survival[1:]) - np.log(high.survival[1:])
+    error = np.sqrt(np.diag(low.log_variance) + np.diag(high.log_variance))
+    assert low.survival[-1] < 0.95  # behaviour does remove customers
+    assert np.all(np.abs(gap) < 4 * error)
 
 
 # --------------------------------------------------------------------------- shipped histories, fee change
@@ -448,20 +609,34 @@ def test_the_fragment_loads_next_to_the_base_with_the_fitted_distributions(
     light = next(s for s in loaded.population.segments if s.name == "light")
     assert light == base.population.segments[0]  # the other segments as in the base
     assert loaded.behaviour.reference_sensitivity == base.behaviour.reference_sensitivity
+    blocks = {key: (block, k) for block in loaded.joint_uncertainty for k, key in enumerate(block.parameters)}
+    assert [b.distribution for b in loaded.joint_uncertainty] == ["multivariate_lognormal"] * 2
     for estimate in calibration.estimates:
         name = estimate.parameter.rsplit(".", 1)[-1]
         value = getattr(standard if estimate.parameter.startswith("population") else loaded.behaviour, name)
-        # Normals everywhere, also where the base gives another family (loss aversion: a triangular).
+        if estimate.parameter in blocks:
+            # Fitted together: stated as the estimate and drawn from the joint block, a log-normal
+            # with median = estimate and sd of the logarithm = SE / estimate (the delta method).
+            block, k = blocks[estimate.parameter]
+            assert value == pytest.approx(estimate.estimate, rel=1e-9), name
+            assert block.median[k] == pytest.approx(estimate.estimate, rel=1e-9), name
+            sd_log = np.sqrt(block.log_covariance[k][k])
+            assert sd_log == pytest.approx(estimate.std_error / estimate.estimate, rel=1e-6), name
+            continue
+        # Fitted alone on their own scale (the complaint rates): normals, also where the base gives
+        # another family.
         assert value.distribution == "normal", name
         mean, sd = _moments(value)
         assert mean == pytest.approx(estimate.estimate, rel=1e-3, abs=0.05 * estimate.std_error), name
         assert sd == pytest.approx(estimate.std_error, rel=0.05), name
-        if value.distribution == "normal":
-            assert (value.mean, value.sd, value.low) == (
-                pytest.approx(estimate.estimate, rel=1e-5),
-                pytest.approx(estimate.std_error, rel=1e-5),
-                0,
-            )
+        assert (value.mean, value.sd, value.low) == (
+            pytest.approx(estimate.estimate, rel=1e-5),
+            pytest.approx(estimate.std_error, rel=1e-5),
+            0,
+        )
+    assert sorted(blocks) == sorted(
+        e.parameter for e in calibration.estimates if "complaint" not in e.parameter
+    )
     assert loaded.behaviour.error_complaint_rate.high == 1
     assert loaded.behaviour.surprise_complaint_rate.high is None  # the base's uniform high is not inherited
     for replication in range(5):
