@@ -1,9 +1,9 @@
 """A slow reference of the model in plain Python: one customer at a time, as docs/model.md states it.
 
-It shares nothing with the compiled engine but the scenario's derived inputs (the tariff schedule,
-the levers, the arrival probability), which are plain Python themselves: the hash behind the random
-draws, the traits, bills, notices, complaints, handling, audits and churn are written again from
-the document, with SciPy's ``ndtri`` and ``betaincinv`` for the inverse CDFs. Used only by
+It shares nothing with the compiled engine but the scenario's derived inputs (the tariff schedule and
+the levers), which are plain Python themselves: the hash behind the random draws, the arrival rates
+and segment mix, the traits, bills, notices, complaints, handling, audits and churn are written
+again from the document, with SciPy's ``ndtri`` and ``betaincinv`` for the inverse CDFs. Used only by
 ``tests/test_engine_reference.py`` on a few hundred customers.
 """
 
@@ -93,18 +93,50 @@ class Customer:
     complaint_open: bool = False
     open_errors: int = 0
     open_error_cents: float = 0.0
+    alert_until: int = -(2**62)
+    """Last month a fee-change notice keeps the customer attentive (docs/model.md §3.8)."""
+
+
+def arrivals(model: ScenarioModel, tariff, cap_cents: float) -> list[float]:
+    """docs/model.md §3.1: the probability that a seat's prospect of each segment joins.
+
+    Segment s: B_s = min(bill at median usage m_s, cap) + set-up fee / A; market bill
+    M_s = max(P_mkt + c·(m_s − Σ share·m), P_mkt / 10); π_s = min(1, r·(B_s / M_s)^(−η)).
+    """
+    a, segments = model.population.arrivals, model.population.segments
+    mean_usage = sum(s.share * s.usage_median_units for s in segments) / sum(s.share for s in segments)
+    joining = []
+    for s in segments:
+        own = min(bill(tariff, s.usage_median_units, False, s.average_transaction_value), cap_cents) / 100.0
+        own += tariff.setup_fee / a.setup_fee_amortisation_months
+        market = max(
+            a.market_reference_price + a.market_unit_price * (s.usage_median_units - mean_usage),
+            a.market_reference_price / 10.0,
+        )
+        joining.append(min(1.0, a.monthly_rate * (own / market) ** (-a.price_elasticity)))
+    return joining
+
+
+def segment(customer_key: int, model: ScenarioModel) -> int:
+    """docs/model.md §2.2: the first segment whose cumulative share exceeds the segment draw."""
+    cumulative = np.cumsum([s.share for s in model.population.segments])
+    cumulative[-1] = 1.0
+    u = uniform(customer_key, Purpose.SEGMENT)
+    return next(i for i, c in enumerate(cumulative) if u < c)
 
 
 def draw(
-    stream_key: int, cid: int, seat: int, join_month: int, initial: bool, model: ScenarioModel
+    stream_key: int,
+    cid: int,
+    seat: int,
+    join_month: int,
+    initial: bool,
+    model: ScenarioModel,
 ) -> Customer:
     """docs/model.md §2.2–2.3."""
     k = key(stream_key, cid)
     segments = model.population.segments
-    cumulative = np.cumsum([s.share for s in segments])
-    cumulative[-1] = 1.0
-    u = uniform(k, Purpose.SEGMENT)
-    s = next(i for i, c in enumerate(cumulative) if u < c)
+    s = segment(k, model)
     seg = segments[s]
     tenure = 0
     if initial:
@@ -203,9 +235,12 @@ def _pool(model, first_seat, last_seat, months, seed, replication, warm_up_model
             tally[c.segment, index[name]] += amount
 
         fee_month = max(month, 0)
+        offered = table[policy.newcomer_tariff[fee_month]]
+        cap = levers.legal_fee_cap_cents if levers.enforce_caps else math.inf
+        joining = arrivals(mdl, offered, cap)
         for seat in range(first_seat, last_seat):  # §3.1
-            if uniform(key(k0, seat), Purpose.ARRIVAL, month) < policy.arrival_probability[fee_month]:
-                cid = seat + (month + 1 + 4096) * 2**40
+            cid = seat + (month + 1 + 4096) * 2**40  # the seat's prospect this month
+            if uniform(key(k0, seat), Purpose.ARRIVAL, month) < joining[segment(key(k0, cid), mdl)]:
                 c = draw(k0, cid, seat, month, False, mdl)
                 c.price = c.reference = quoted(c, policy, table, policy.newcomer_tariff[fee_month])
                 population.append(c)
@@ -240,14 +275,17 @@ def _pool(model, first_seat, last_seat, months, seed, replication, warm_up_model
                 notice = max(levers.minimum_notice_days, 0)
             if not is_new and month > 0:
                 notice = policy.event_notice[fee_month, group(policy, c.join_month)]
-            increase = relief = 0.0
+            increase = relief = expected_rise = 0.0
             if notice >= 0:
                 rise = c.price - previous
                 increase = max(rise, 0.0) / max(previous, 100.0)
                 relief = 1.0 - math.exp(-notice / b.fee_change_notice_days_scale)
-                c.reference += rise * relief
+                # The announced part ν·Δ: the reference takes up the share A of it, the rest is expected.
+                c.reference += b.notice_reference_anticipation * relief * rise
+                expected_rise = (1.0 - b.notice_reference_anticipation) * relief * rise
                 if notice > 0:
                     count(c, "fee_change_notices")
+                    c.alert_until = month + b.fee_change_notice_attention_months - 1
                 if increase > 0:
                     count(c, "fee_increases_experienced")
                 if (
@@ -286,12 +324,11 @@ def _pool(model, first_seat, last_seat, months, seed, replication, warm_up_model
                 )
             # §3.8–3.9
             charged = amount + overcharge
-            surprise = (
-                max(charged - c.reference, 0.0) / max(c.reference, 100.0) * (1.0 - levers.surprise_relief)
-            )
+            expected = c.reference + expected_rise
+            surprise = max(charged - expected, 0.0) / max(expected, 100.0) * (1.0 - levers.surprise_relief)
             looks = c.attention + (1.0 - c.attention) * levers.notice_attention
-            if notice > 0:
-                looks += (1.0 - looks) * levers.fee_change_notice_attention
+            if month <= c.alert_until:
+                looks += (1.0 - looks) * b.fee_change_notice_attention
             attentive = (
                 uniform(c.key, Purpose.ATTENTION, month) < looks
                 or surprise > levers.surprise_attention_threshold
@@ -334,7 +371,7 @@ def _pool(model, first_seat, last_seat, months, seed, replication, warm_up_model
             if attentive:
                 count(c, "attentive_customers")
             waiting += c.complaint_open
-            state.append((c, row, attentive))
+            state.append((c, row, attentive, increase))
         # §3.10
         capacity = levers.capacity_per_1000 * n / 1000.0
         share = min(capacity / waiting, 1.0) if waiting > capacity else 1.0
@@ -373,10 +410,12 @@ def _pool(model, first_seat, last_seat, months, seed, replication, warm_up_model
                     c.open_errors, c.open_error_cents = 0, 0.0
         # §3.12–3.13
         staying = []
-        for c, row, attentive in state:
+        for c, row, attentive, increase in state:
             wtp = c.wtp * 100.0
             exit_fee = float(rows.early_termination_fee_cents[row])
             in_term = month - c.join_month < rows.minimum_term_months[row] and exit_fee > 0
+            if increase > 0 and mdl.compliance.penalty_free_exit_on_rise:
+                in_term = False  # §3.12: a rise opens a penalty-free exit in its month
             deterrence = math.exp(-b.exit_fee_deterrence * exit_fee / wtp) if in_term else 1.0
             over_wtp = b.price_sensitivity * max(c.price / wtp - 1.0, 0.0)
             change = c.price / max(c.reference, 100.0) - 1.0

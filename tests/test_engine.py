@@ -205,9 +205,11 @@ def test_constant_arrivals_settle_at_rate_over_churn() -> None:
 
 
 @pytest.mark.parametrize(("elasticity", "setup_fee"), [(1.2, 0.0), (1.2, 24.0), (2.0, 6.0)])
-def test_arrivals_respond_to_the_headline_price(elasticity: float, setup_fee: float) -> None:
-    """Each seat brings a newcomer with probability r·(P / P_market)^(−ε), P the bill at median
-    usage plus the set-up fee spread over its amortisation months: €25 + €0.50·(20 − 10) + fee/12."""
+def test_arrivals_respond_to_the_prospective_bill(elasticity: float, setup_fee: float) -> None:
+    """Each seat brings a newcomer with probability r·(B / P_market)^(−ε), B the bill at median
+    usage plus the set-up fee spread over its amortisation months: €25 + €0.50·(20 − 10) + fee/12.
+    (One segment: its market bill is the market reference price; several segments are tested in
+    test_population.py.)"""
     r, market, customers, months, reps = 0.05, 40.0, 10_000, 12, 2
     scenario = homogeneous(0.03, arrival_rate=r).with_changes(
         {

@@ -10,6 +10,7 @@ chance of about 1e-8, so any difference fails the test.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -113,16 +114,16 @@ def test_a_paired_comparison_agrees_with_the_reference_over_several_pools() -> N
 
 def test_policy_tables_are_the_fee_schedule() -> None:
     """The arrays the compiled steps read say what the plain-Python fee schedule says."""
+    from reference_model import arrivals as reference_arrivals
+
     from simlib.model.policy import Policy
-    from simlib.model.population import arrival_probability
-    from simlib.model.schedule import NO_EVENT, FeeSchedule, headline_price
+    from simlib.model.schedule import NO_EVENT, FeeSchedule
 
     model = busy().realise(0, SEED)
     months = 12
     policy = Policy.from_model(model, months)
     schedule = FeeSchedule(model, months)
     table = policy.tariffs
-    arrivals = model.population.arrivals
     for month in range(months):
         for group in range(schedule.groups):
             row = policy.tariff_index[month, group]
@@ -135,11 +136,7 @@ def test_policy_tables_are_the_fee_schedule() -> None:
             assert policy.event_notice[month, group] == (NO_EVENT if event is None else event.notice_days)
         offered = schedule.newcomer_tariff(month)
         assert table.monthly_fee[policy.newcomer_tariff[month]] == offered.monthly_fee
-        expected = arrival_probability(
-            arrivals.monthly_rate,
-            headline_price(model, offered),
-            arrivals.market_reference_price,
-            arrivals.price_elasticity,
-        )
-        assert policy.arrival_probability[month] == expected
+        joining = reference_arrivals(model, offered, math.inf)
+        np.testing.assert_allclose(policy.arrival_probability[month], joining, rtol=1e-12)
+        assert policy.arrival_ceiling[month] == policy.arrival_probability[month].max()
     assert policy.tariff_changes.any()

@@ -7,7 +7,7 @@ import pytest
 
 import simlib
 from simlib.model.fees import Tariff
-from simlib.model.schedule import FeeSchedule, RuleAction, headline_price
+from simlib.model.schedule import FeeSchedule, RuleAction, prospective_bills
 from simlib.parameters import Fees
 
 
@@ -70,7 +70,7 @@ def test_rule_actions_scale_the_fee_from_their_month_and_are_events() -> None:
     assert schedule.event(5, 0).notice_days == 21 and schedule.event(8, 0).notice_days == 21
 
 
-def test_headline_price_is_share_weighted_bill_at_median_usage_plus_amortised_setup_fee() -> None:
+def test_prospective_bills_are_each_segments_bill_at_median_usage_plus_amortised_setup_fee() -> None:
     model = simlib.from_dict(
         {
             "population": {
@@ -90,4 +90,6 @@ def test_headline_price_is_share_weighted_bill_at_median_usage_plus_amortised_se
     ).realise(0)
     tariff = Tariff.from_fees(Fees(**model.fees.model_dump()))
     # a: 20 + 0 extra units; b: 20 + 20 extra units at €1; set-up fee €50 over 10 months.
-    assert headline_price(model, tariff) == pytest.approx(0.25 * 20 + 0.75 * 40 + 5)
+    np.testing.assert_allclose(prospective_bills(model, tariff), [20 + 5, 40 + 5])
+    # An enforced legal cap bounds the monthly part, not the set-up fee.
+    np.testing.assert_allclose(prospective_bills(model, tariff, 30.0), [20 + 5, 30 + 5])

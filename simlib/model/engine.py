@@ -57,12 +57,14 @@ from .operations import (
     served_share,
 )
 from .policy import NO_MINIMUM_NOTICE, Policy
-from .population import ARRIVAL_ID_STRIDE, draw_traits
+from .population import ARRIVAL_ID_STRIDE, draw_traits, segment_of
 from .schedule import NO_EVENT, RuleAction
 from .special import ndtri
 from .state import Customers, copy_customer, empty_customers, with_capacity
 
 MAX_WARM_UP = 4096
+NO_ALERT = -(2**62)
+"""``Customers.alert_until`` of a customer no fee-change notice has reached."""
 POOL_SIZE = 4096
 """Seats per complaint-handling pool (and the granularity of chunks)."""
 
@@ -71,6 +73,8 @@ COLUMN = Columns(*range(len(COUNTED)))
 """The column of each counted metric in a tally row, by name (a global tuple: Numba compiles its
 fields as constants)."""
 
+_SEGMENT = int(Purpose.SEGMENT)
+"""The trait draw of a customer's segment (docs/model.md §2.2): a seat's prospect's segment (§3.1)."""
 _USAGE, _PAYMENT, _ERROR, _ATTENTION, _COMPLAINT, _HANDLING, _CHURN, _AUDIT, _ARRIVAL = (
     int(p)
     for p in (
@@ -268,7 +272,7 @@ def simulate_months(customers: Customers, n: int, first_month: int, run: PoolRun
         payments(customers, n, policy, draws, tally)
         billing_errors(customers, n, policy, draws, tally)
         revenue(customers, n, month, policy, tally)
-        complaints(customers, n, policy, draws, tally)
+        complaints(customers, n, month, policy, draws, tally)
         complaint_handling(customers, n, policy, draws, tally)
         audits(customers, n, month, policy, draws, tally)
         churn(customers, n, month, policy, draws, tally)
@@ -358,6 +362,7 @@ def start_state(customers: Customers, i: int, price: float) -> None:
     customers.open_errors[i] = 0
     customers.open_error_cents[i] = 0.0
     customers.gone[i] = False
+    customers.alert_until[i] = NO_ALERT
 
 
 @njit(error_model="numpy", inline="always")
@@ -378,7 +383,15 @@ def initial_customers(
         seat = seat_start + i
         key = customer_key(stream, np.uint64(seat))
         draw_traits(
-            customers, i, key, seat, -warm_up, True, policy.segments, policy.levers.prepay_uptake, traits
+            customers,
+            i,
+            key,
+            seat,
+            -warm_up,
+            True,
+            policy.segments,
+            policy.levers.prepay_uptake,
+            traits,
         )
         tariff = policy.tariff_index[0, join_group(customers.join_month[i], policy.group_starts)]
         start_state(customers, i, quoted_price(customers, i, policy, tariff))
@@ -397,9 +410,9 @@ def departures_and_arrivals(
     draws: np.ndarray,
     traits: np.ndarray,
 ) -> int:
-    """Remove last month's leavers; each seat brings a newcomer with the month's arrival
-    probability (docs/model.md §3.1). Returns the new number of customers (the arrays have room
-    for one newcomer per seat)."""
+    """Remove last month's leavers; each seat's prospect, of a segment drawn by share, joins with the
+    month's arrival probability for that segment (docs/model.md §3.1). Returns the new number of
+    customers (the arrays have room for one newcomer per seat)."""
     # A leaver's place is taken by the last customer: order never matters (counts are sums of
     # whole numbers, draws are keyed by customer), and only leavers cost a copy.
     kept = n
@@ -413,19 +426,34 @@ def departures_and_arrivals(
             i += 1
     fee_month = max(month, 0)
     probability = policy.arrival_probability[fee_month]
+    ceiling = policy.arrival_ceiling[fee_month]
+    shares = policy.segments.cumulative_share
+    id_offset = np.uint64((month + 1 + MAX_WARM_UP) * ARRIVAL_ID_STRIDE)
     arriving = np.empty(seat_stop - seat_start, dtype=np.int64)
     count = 0
     for seat in range(seat_start, seat_stop):
-        if uniform_at(customer_key(stream, np.uint64(seat)), draws[_ARRIVAL]) < probability:
-            arriving[count] = seat
-            count += 1
+        draw = uniform_at(customer_key(stream, np.uint64(seat)), draws[_ARRIVAL])
+        # Most seats bring no one whatever their prospect's segment: only below the ceiling is the
+        # prospect's segment (the newcomer's own segment draw, 2.2) worth computing.
+        if draw < ceiling:
+            prospect = customer_key(stream, np.uint64(seat) + id_offset)
+            if draw < probability[segment_of(uniform_at(prospect, traits[_SEGMENT]), shares)]:
+                arriving[count] = seat
+                count += 1
     tariff = policy.newcomer_tariff[fee_month]
-    id_offset = np.uint64((month + 1 + MAX_WARM_UP) * ARRIVAL_ID_STRIDE)
     for j in range(count):
         seat = arriving[j]
         key = customer_key(stream, np.uint64(seat) + id_offset)
         draw_traits(
-            customers, kept, key, seat, month, False, policy.segments, policy.levers.prepay_uptake, traits
+            customers,
+            kept,
+            key,
+            seat,
+            month,
+            False,
+            policy.segments,
+            policy.levers.prepay_uptake,
+            traits,
         )
         start_state(customers, kept, quoted_price(customers, kept, policy, tariff))
         kept += 1
@@ -480,8 +508,10 @@ def fee_change_events(
     replacing the warm-up policy at month 0 (docs/model.md §3.4).
 
     Prices are re-quoted when the tariff changes; a customer whose tariff changed sees the rise
-    r = P − P_before and the relative increase max(r, 0) / max(P_before, 100); notice moves the
-    reference price by r·(1 − exp(−notice / scale)); breaches of a legal minimum notice are counted.
+    r = P − P_before and the relative increase max(r, 0) / max(P_before, 100). Notice announces the
+    share ν = 1 − exp(−notice / scale) of the rise: the reference price takes up A·ν·r of it (A the
+    anticipation), the rest of the announced part, (1 − A)·ν·r, is expected on the bill but still
+    felt as a loss. Breaches of a legal minimum notice are counted.
     """
     levers = policy.levers
     fee_month = max(month, 0)
@@ -500,18 +530,22 @@ def fee_change_events(
                 notice = policy.event_notice[
                     fee_month, join_group(customers.join_month[i], policy.group_starts)
                 ]
-        customers.notified[i] = notice > 0
+        if notice > 0:
+            customers.alert_until[i] = month + levers.fee_change_notice_attention_months - 1
         if notice == NO_EVENT:
             customers.increase[i] = 0.0
             customers.notice_relief[i] = 0.0
+            customers.expected_rise[i] = 0.0
             continue
         segment = customers.segment[i]
         rise = price - previous
         increase = max(rise, 0.0) / max(previous, 100.0)
         relief = 1.0 - math.exp(-notice / levers.fee_change_notice_days_scale)
-        customers.reference[i] = customers.reference[i] + rise * relief
+        anticipated = levers.notice_reference_anticipation
+        customers.reference[i] = customers.reference[i] + rise * relief * anticipated
         customers.increase[i] = increase
         customers.notice_relief[i] = relief
+        customers.expected_rise[i] = rise * relief * (1.0 - anticipated)
         if notice > 0:
             tally[segment, COLUMN.fee_change_notices] += 1.0
         if increase > 0.0:
@@ -579,11 +613,15 @@ def revenue(customers: Customers, n: int, month: int, policy: Policy, tally: np.
 
 
 @njit(error_model="numpy", inline="always")
-def complaints(customers: Customers, n: int, policy: Policy, draws: np.ndarray, tally: np.ndarray) -> None:
+def complaints(
+    customers: Customers, n: int, month: int, policy: Policy, draws: np.ndarray, tally: np.ndarray
+) -> None:
     """Surprise and attention (§3.8), then at most one complaint per customer, by cause (§3.9).
 
-    A customer looks at the bill with its attention trait, raised by pre-deduction notices and by
-    a fee-change notice; bill shock above the threshold and an open complaint make it attentive too.
+    Surprise is measured against what the customer expects: the reference price plus the announced
+    part of a rise it has not taken up. A customer looks at the bill with its attention trait, raised
+    by pre-deduction notices and by a fee-change notice; bill shock above the threshold and an open
+    complaint make it attentive too.
     Cause probabilities: propensity × rate × trigger (surprise, a noticed overcharge, an unannounced
     share of a fee increase, a penalty fee relative to the bill), after contract clarity.
     """
@@ -592,10 +630,11 @@ def complaints(customers: Customers, n: int, policy: Policy, draws: np.ndarray, 
     for i in range(n):
         key = customers.key[i]
         charged = customers.bill[i] + customers.overcharge[i]
-        surprise = perceived_surprise(charged, customers.reference[i], levers.surprise_relief)
+        expected = customers.reference[i] + customers.expected_rise[i]
+        surprise = perceived_surprise(charged, expected, levers.surprise_relief)
         attention = customers.attention[i]
         looks = attention + (1.0 - attention) * levers.notice_attention
-        if customers.notified[i]:
+        if month <= customers.alert_until[i]:
             looks = looks + (1.0 - looks) * levers.fee_change_notice_attention
         attentive = (
             customers.complaint_open[i]
@@ -721,7 +760,8 @@ def churn(
     customers: Customers, n: int, month: int, policy: Policy, draws: np.ndarray, tally: np.ndarray
 ) -> None:
     """Who leaves, and why: the personal baseline plus what attentive customers make of the price;
-    exit fees deter leaving within the minimum term and are charged to those who leave (§3.12)."""
+    exit fees deter leaving within the minimum term and are charged to those who leave, except in
+    the month a price rise reaches the customer where the penalty-free exit applies (§3.12)."""
     levers = policy.levers
     for i in range(n):
         segment = customers.segment[i]
@@ -731,6 +771,8 @@ def churn(
         in_term = (
             month - customers.join_month[i] < policy.tariffs.minimum_term_months[tariff] and exit_fee > 0.0
         )
+        if in_term and levers.penalty_free_exit_on_rise and customers.increase[i] > 0.0:
+            in_term = False  # the rise opens the exit window: no fee, so nothing holds back
         deterrence = math.exp(-levers.exit_fee_deterrence * exit_fee / wtp_cents) if in_term else 1.0
         price_hazard, increase_hazard, complaint_hazard = churn_hazards(
             customers.price[i],

@@ -16,8 +16,8 @@ import numpy as np
 from ..parameters import ScenarioModel
 from .behaviour import combined_relief, notice_relief, saturating_effect
 from .fees import TariffTable, to_cents
-from .population import SegmentTable, arrival_probability
-from .schedule import NO_EVENT, FeeSchedule, RuleAction, headline_price
+from .population import SegmentTable, joining_probabilities
+from .schedule import NO_EVENT, FeeSchedule, RuleAction, prospective_bills
 
 NO_MINIMUM_NOTICE = -1
 """In :class:`Levers`: the law sets no minimum notice."""
@@ -49,6 +49,9 @@ class Levers(NamedTuple):
     prepay_uptake: float
     fee_change_notice_days_scale: float
     fee_change_notice_attention: float
+    fee_change_notice_attention_months: int
+    notice_reference_anticipation: float
+    penalty_free_exit_on_rise: bool
     surprise_attention_threshold: float
     surprise_complaint_rate: float
     error_complaint_rate: float
@@ -120,6 +123,9 @@ class Levers(NamedTuple):
             prepay_uptake=float(model.fees.prepay_uptake),
             fee_change_notice_days_scale=float(b.fee_change_notice_days_scale),
             fee_change_notice_attention=float(b.fee_change_notice_attention),
+            fee_change_notice_attention_months=int(b.fee_change_notice_attention_months),
+            notice_reference_anticipation=float(b.notice_reference_anticipation),
+            penalty_free_exit_on_rise=bool(compliance.penalty_free_exit_on_rise),
             surprise_attention_threshold=float(b.surprise_attention_threshold),
             surprise_complaint_rate=float(b.surprise_complaint_rate),
             error_complaint_rate=float(b.error_complaint_rate),
@@ -154,24 +160,25 @@ class Policy(NamedTuple):
     newcomer_tariff: np.ndarray
     """month → tariff row offered to newcomers."""
     arrival_probability: np.ndarray
-    """month → probability that a seat brings a newcomer (docs/model.md §3.1)."""
+    """(month, segment) → probability that a seat's prospect of the segment joins (docs/model.md §3.1)."""
+    arrival_ceiling: np.ndarray
+    """month → the largest of the month's arrival probabilities (a seat whose draw is above it
+    brings no one, whatever its prospect's segment)."""
 
     @classmethod
     def from_model(cls, model: ScenarioModel, months: int, actions: tuple[RuleAction, ...] = ()) -> Policy:
         levers = Levers.from_model(model)
         schedule = FeeSchedule(model, months, actions)
-        arrivals = model.population.arrivals
         cap = levers.legal_fee_cap_cents / 100.0 if levers.enforce_caps else math.inf
-        quoted: dict[int, float] = {}
+        quoted: dict[int, np.ndarray] = {}
         for month in range(months):
             row = int(schedule.newcomer_index[month])
             if row not in quoted:
-                quoted[row] = arrival_probability(
-                    arrivals.monthly_rate,
-                    headline_price(model, schedule.newcomer_tariff(month), cap),
-                    arrivals.market_reference_price,
-                    arrivals.price_elasticity,
-                )
+                bills = prospective_bills(model, schedule.newcomer_tariff(month), cap)
+                quoted[row] = joining_probabilities(model, bills)
+        probability = np.asarray([quoted[int(r)] for r in schedule.newcomer_index], dtype=np.float64).reshape(
+            months, len(model.population.segments)
+        )
         return cls(
             levers=levers,
             segments=SegmentTable.from_model(model),
@@ -181,5 +188,6 @@ class Policy(NamedTuple):
             event_notice=schedule.event_notice,
             tariff_changes=(schedule.event_notice != NO_EVENT).any(axis=1),
             newcomer_tariff=schedule.newcomer_index,
-            arrival_probability=np.asarray([quoted[int(r)] for r in schedule.newcomer_index]),
+            arrival_probability=probability,
+            arrival_ceiling=probability.max(axis=1),
         )

@@ -113,7 +113,8 @@ def draw_traits(
 ) -> None:
     """Draw customer ``i``'s traits from its key into the state arrays.
 
-    - segment by share; usage level ℓ = m_s·exp(σ_s·Φ⁻¹(u)), with the segment's month-to-month
+    - segment by share (for newcomers, the segment of the seat's prospect, docs/model.md §3.1);
+    - usage level ℓ = m_s·exp(σ_s·Φ⁻¹(u)), with the segment's month-to-month
       usage variation σᵐ_s and transaction value v_s; willingness to pay
       W = w_s·(ℓ/m_s)^ε_s·exp(σʷ_s·Φ⁻¹(u'));
     - baseline churn probability p ~ Beta(α_s, β_s + τ), where τ is the tenure: 0 for a newcomer,
@@ -165,13 +166,31 @@ def draw_traits(
     customers.original[i] = initial
 
 
-def arrival_probability(
-    monthly_rate: float, headline_price: float, market_price: float, elasticity: float
-) -> float:
-    """Probability that a seat brings a new customer this month.
+MARKET_BILL_FLOOR = 0.1
+"""A segment's market bill is at least this share of the market reference price (a guard against a
+steep ``market_unit_price`` making the light users' market bill zero or negative)."""
 
-    Arrivals respond to the headline price relative to the market reference price with a constant
-    elasticity: rate · (price / market)^(−elasticity), capped at 1.
+
+def market_bills(model: ScenarioModel) -> np.ndarray:
+    """The bill of a comparable competitor offer for each segment's median usage (currency/month):
+    P_mkt + c·(m_s − m̄), m̄ the share-weighted median usage, at least 10% of P_mkt."""
+    arrivals, segments = model.population.arrivals, model.population.segments
+    usage = np.asarray([float(s.usage_median_units) for s in segments])
+    share = np.asarray([float(s.share) for s in segments])
+    mean_usage = float(share @ usage) / float(share.sum())
+    market = arrivals.market_reference_price + arrivals.market_unit_price * (usage - mean_usage)
+    return np.maximum(market, MARKET_BILL_FLOOR * arrivals.market_reference_price)
+
+
+def joining_probabilities(model: ScenarioModel, prospective_bills: np.ndarray) -> np.ndarray:
+    """Probability that a seat's prospect of each segment becomes a customer this month.
+
+    π_s = min(1, r·(B_s / M_s)^(−η)): B_s what the prospect would be charged
+    (:func:`simlib.model.schedule.prospective_bills`), M_s the market bill for the segment's usage
+    (:func:`market_bills`). A seat's prospect is of segment s with probability share_s, so
+    newcomers of segment s arrive at the rate share_s·π_s per seat and the mix of newcomers shifts
+    with the segments' bills.
     """
-    ratio = max(headline_price, 1e-9) / market_price
-    return float(min(1.0, monthly_rate * ratio ** (-elasticity)))
+    arrivals = model.population.arrivals
+    ratio = np.maximum(prospective_bills, 1e-9) / market_bills(model)
+    return np.minimum(1.0, arrivals.monthly_rate * ratio ** (-arrivals.price_elasticity))

@@ -118,15 +118,14 @@ def _build_tariff(model: ScenarioModel, applied: tuple[int, ...], actions: tuple
     return tariff
 
 
-def headline_price(model: ScenarioModel, tariff: Tariff, monthly_cap: float = np.inf) -> float:
-    """What a prospect compares with the market: the share-weighted bill at each segment's median
-    usage (no more than ``monthly_cap``, an enforced legal cap), plus the set-up fee spread over the
-    amortisation period (currency per month)."""
-    price = 0.0
+def prospective_bills(model: ScenarioModel, tariff: Tariff, monthly_cap: float = np.inf) -> np.ndarray:
+    """What a prospect of each segment would be charged (currency per month, one entry per segment):
+    the bill at the segment's median usage without prepayment, no more than ``monthly_cap`` (an
+    enforced legal cap), plus the set-up fee spread over the amortisation period."""
+    amortised = tariff.setup_fee / model.population.arrivals.setup_fee_amortisation_months
+    bills = []
     for segment in model.population.segments:
         usage = np.asarray([float(segment.usage_median_units)])
         bill = monthly_bill_cents(usage, tariff, False, segment.average_transaction_value)[0] / 100
-        price += segment.share * bill
-    return (
-        min(price, monthly_cap) + tariff.setup_fee / model.population.arrivals.setup_fee_amortisation_months
-    )
+        bills.append(min(bill, monthly_cap) + amortised)
+    return np.asarray(bills, dtype=np.float64)

@@ -54,6 +54,8 @@ class Customers(NamedTuple):
     """Their amount, cents."""
     gone: np.ndarray
     """Left this month (removed at the start of the next)."""
+    alert_until: np.ndarray
+    """Last month in which a fee-change notice keeps the customer attentive (§3.8)."""
     # This month's values, written and read by the monthly steps in order.
     tariff: np.ndarray
     """Row of the policy's tariff table the customer is on."""
@@ -62,11 +64,13 @@ class Customers(NamedTuple):
     """The recurring bill, cents."""
     overcharge: np.ndarray
     """A billing error's overcharge on this bill, cents (0: none)."""
-    notified: np.ndarray
     increase: np.ndarray
     """ι: relative fee increase experienced this month (§3.4)."""
     notice_relief: np.ndarray
     """ν(d): the share of it announced by the notice (§3.4)."""
+    expected_rise: np.ndarray
+    """The announced part of the rise the reference price has not taken up: expected on the bill,
+    so not a surprise, but still felt as a loss (§3.4), cents."""
     penalty: np.ndarray
     """Penalty fee for a failed deduction, cents."""
     attentive: np.ndarray
@@ -97,13 +101,14 @@ def empty_customers(capacity: int) -> Customers:
         np.empty(capacity, dtype=np.int64),  # open_errors
         np.empty(capacity),  # open_error_cents
         np.empty(capacity, dtype=np.bool_),  # gone
+        np.empty(capacity, dtype=np.int64),  # alert_until
         np.empty(capacity, dtype=np.int64),  # tariff
         np.empty(capacity, dtype=np.bool_),  # is_new
         np.empty(capacity),  # bill
         np.empty(capacity),  # overcharge
-        np.empty(capacity, dtype=np.bool_),  # notified
         np.empty(capacity),  # increase
         np.empty(capacity),  # notice_relief
+        np.empty(capacity),  # expected_rise
         np.empty(capacity),  # penalty
         np.empty(capacity, dtype=np.bool_),  # attentive
     )
@@ -133,6 +138,7 @@ def copy_customer(source: Customers, i: int, target: Customers, j: int) -> None:
     target.open_errors[j] = source.open_errors[i]
     target.open_error_cents[j] = source.open_error_cents[i]
     target.gone[j] = source.gone[i]
+    target.alert_until[j] = source.alert_until[i]
 
 
 @njit(error_model="numpy")
