@@ -38,6 +38,18 @@ NO_SOURCE = "—"
 _HEADER = ("Key path", "Label", "Unit", "Accepts", "Default", "Source")
 
 
+def _source(extra: dict[str, Any]) -> str:
+    """The source, and for a judgement the range to try in `simlib sensitivity`."""
+    text = str(extra.get("source", NO_SOURCE))
+    if "try_range" in extra:
+        low, high = extra["try_range"]
+        if extra.get("try_relative"):
+            text += f"; try ×{low:g} to ×{high:g} of the value in `sensitivity`"
+        else:
+            text += f"; try {low:g} to {high:g} in `sensitivity`"
+    return text
+
+
 @dataclass(frozen=True)
 class Row:
     """One row of the table: a leaf parameter or a list of sections."""
@@ -208,7 +220,7 @@ def parameter_rows(model: type[BaseModel] = ScenarioModel, prefix: str = "") -> 
                 unit=str(extra.get("unit", "")),
                 accepts=accepts(field.annotation, list(field.metadata)),
                 default=text,
-                source=str(extra.get("source", NO_SOURCE)),
+                source=_source(extra),
             )
         )
         if item is not None:

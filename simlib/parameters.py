@@ -7,6 +7,8 @@ overrides and error messages live in :mod:`simlib.scenario`. Money is in the sce
 
 from __future__ import annotations
 
+import re
+import typing
 from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field
@@ -23,11 +25,28 @@ UncertainPositive = Positive | Distribution
 SOURCE_JUDGEMENT = "modelling assumption (judgement); to be calibrated to the firm's own history"
 
 
-def param(default: Any, label: str, unit: str, source: str | None = None, **constraints: Any):
-    """A documented parameter: the label, unit and source travel with the schema."""
-    extra = {"unit": unit}
+def param(
+    default: Any,
+    label: str,
+    unit: str,
+    source: str | None = None,
+    try_range: tuple[float, float] | None = None,
+    try_relative: bool = False,
+    **constraints: Any,
+):
+    """A documented parameter: the label, unit and source travel with the schema.
+
+    ``try_range`` is, for a value set by judgement, the range a user should try in
+    ``simlib sensitivity`` (in ``unit``; with ``try_relative``, factors of the scenario's value,
+    for values such as a segment's willingness to pay that differ by segment).
+    """
+    extra: dict[str, Any] = {"unit": unit}
     if source:
         extra["source"] = source
+    if try_range is not None:
+        extra["try_range"] = list(try_range)
+        if try_relative:
+            extra["try_relative"] = True
     return Field(default, description=label, json_schema_extra=extra, **constraints)
 
 
@@ -102,28 +121,43 @@ class Segment(_Section):
         20.0, "Median personal usage level", "units/month", "modelling assumption"
     )
     usage_dispersion: UncertainNonNegative = param(
-        0.6, "Spread of personal usage levels (sd of log)", "log units", SOURCE_JUDGEMENT
+        0.6,
+        "Spread of personal usage levels (sd of log)",
+        "log units",
+        SOURCE_JUDGEMENT,
+        try_range=(0.3, 1.0),
     )
     usage_monthly_variation: UncertainNonNegative = param(
         0.25,
         "Month-to-month variation around the personal level (sd of log)",
         "log units",
         SOURCE_JUDGEMENT,
+        try_range=(0.1, 0.5),
     )
     average_transaction_value: NonNegative = param(
         0.0, "Average value of one usage unit (for percentage transaction fees)", "{cur}/unit"
     )
     willingness_to_pay_median: UncertainPositive = param(
-        45.0, "Median willingness to pay for the service", "{cur}/month", SOURCE_JUDGEMENT
+        45.0,
+        "Median willingness to pay for the service",
+        "{cur}/month",
+        SOURCE_JUDGEMENT,
+        try_range=(0.7, 1.4),
+        try_relative=True,
     )
     willingness_to_pay_usage_elasticity: UncertainNonNegative = param(
         0.6,
         "How willingness to pay scales with personal usage: WTP ∝ (usage level / median)^this",
         "dimensionless",
         "heavier users value the service more: " + SOURCE_JUDGEMENT,
+        try_range=(0.2, 1.0),
     )
     willingness_to_pay_dispersion: UncertainNonNegative = param(
-        0.35, "Spread of willingness to pay (sd of log)", "log units", SOURCE_JUDGEMENT
+        0.35,
+        "Spread of willingness to pay (sd of log)",
+        "log units",
+        SOURCE_JUDGEMENT,
+        try_range=(0.2, 0.6),
     )
     churn_alpha: UncertainPositive = param(
         0.9,
@@ -161,12 +195,14 @@ class Segment(_Section):
         "Scale of the personal monthly probability of a failed payment",
         "probability",
         SOURCE_JUDGEMENT,
+        try_range=(0.003, 0.03),
     )
     late_payment_tail_index: UncertainPositive = param(
         1.5,
         "Pareto tail index of the failed-payment propensity (lower: a few customers incur most penalty fees)",
         "dimensionless",
         SOURCE_JUDGEMENT,
+        try_range=(1.1, 3.0),
     )
     initial_tenure_max_months: Annotated[int, Field(ge=0)] = param(
         36, "Tenure of the initial customers is uniform between 0 and this", "months"
@@ -201,6 +237,7 @@ class Arrivals(_Section):
         "{cur}/unit",
         "judgement (range 0–1): competitors price usage about as the baseline tariff does "
         "(€0.50/unit), so heavy users compare with a higher market bill than light users",
+        try_range=(0.0, 1.0),
     )
 
 
@@ -233,12 +270,14 @@ class Behaviour(_Section):
         "Churn hazard per unit of relative excess of the price (bill at usual usage) over willingness to pay",
         "hazard/relative excess",
         SOURCE_JUDGEMENT,
+        try_range=(0.2, 1.5),
     )
     reference_sensitivity: UncertainNonNegative = param(
         0.3,
         "Churn hazard per unit of relative loss against the reference price (before loss aversion)",
         "hazard/relative change",
         SOURCE_JUDGEMENT,
+        try_range=(0.1, 1.0),
     )
     reference_tolerance: UncertainNonNegative = param(
         0.02,
@@ -260,13 +299,18 @@ class Behaviour(_Section):
         "service-recovery literature: resolution restores much, not all, loyalty",
     )
     grievance_memory: UncertainShare = param(
-        0.7, "Share of grievance carried over to the next month", "share/month", SOURCE_JUDGEMENT
+        0.7,
+        "Share of grievance carried over to the next month",
+        "share/month",
+        SOURCE_JUDGEMENT,
+        try_range=(0.5, 0.9),
     )
     surprise_complaint_rate: UncertainNonNegative = param(
         0.04,
         "Complaint probability per unit of perceived relative surprise (propensity 1)",
         "probability/relative surprise",
         SOURCE_JUDGEMENT,
+        try_range=(0.01, 0.1),
     )
     error_complaint_rate: UncertainShare = param(
         0.3,
@@ -279,18 +323,21 @@ class Behaviour(_Section):
         "Complaint probability per unit of relative fee increase, without notice (propensity 1)",
         "probability/relative increase",
         SOURCE_JUDGEMENT,
+        try_range=(0.02, 0.15),
     )
     penalty_complaint_rate: UncertainNonNegative = param(
         0.25,
         "Complaint probability per unit of penalty fee relative to the monthly bill (propensity 1)",
         "probability/relative fee",
         SOURCE_JUDGEMENT,
+        try_range=(0.1, 0.5),
     )
     surprise_attention_threshold: UncertainNonNegative = param(
         0.1,
         "Perceived relative surprise that makes an inert customer look at the bill",
         "relative surprise",
         SOURCE_JUDGEMENT,
+        try_range=(0.05, 0.3),
     )
     fee_change_notice_attention: UncertainShare = param(
         1.0,
@@ -307,6 +354,7 @@ class Behaviour(_Section):
         "months",
         "judgement (range 1–6): Ascarza, Iyengar & Schleicher (2016) find the contact's effect on "
         "churn spread over the three months they follow",
+        try_range=(1, 6),
     )
     fee_change_notice_days_scale: UncertainPositive = param(
         14.0,
@@ -314,6 +362,7 @@ class Behaviour(_Section):
         "is expected (no surprise) and fee-increase complaints fall by that share",
         "days",
         SOURCE_JUDGEMENT,
+        try_range=(7.0, 30.0),
     )
     notice_reference_anticipation: UncertainShare = param(
         0.3,
@@ -322,6 +371,7 @@ class Behaviour(_Section):
         "share",
         "judgement (range 0–0.5): an announcement is one sight of the new price, so it moves the "
         "reference about as one month of adaptation does (reference_adaptation_rate 0.3)",
+        try_range=(0.0, 0.5),
     )
     exit_fee_deterrence: UncertainNonNegative = param(
         0.5,
@@ -329,6 +379,7 @@ class Behaviour(_Section):
         "price-driven churn",
         "1/relative fee",
         SOURCE_JUDGEMENT,
+        try_range=(0.2, 1.5),
     )
 
 
@@ -337,13 +388,18 @@ class Transparency(_Section):
 
     itemised_bills: bool = param(False, "Send itemised bills", "yes/no")
     itemised_bill_surprise_reduction: UncertainShare = param(
-        0.3, "Share of bill surprise removed by itemised bills", "share", SOURCE_JUDGEMENT
+        0.3,
+        "Share of bill surprise removed by itemised bills",
+        "share",
+        SOURCE_JUDGEMENT,
+        try_range=(0.1, 0.5),
     )
     itemised_error_detection: UncertainShare = param(
         0.8,
         "Probability that a customer with itemised bills notices an overcharge",
         "probability",
         SOURCE_JUDGEMENT,
+        try_range=(0.5, 0.95),
     )
     itemised_bill_cost: NonNegative = param(0.05, "Cost of an itemised bill", "{cur}/bill")
     pre_deduction_notice_days: Annotated[int, Field(ge=0)] = param(
@@ -354,23 +410,30 @@ class Transparency(_Section):
         "Share of surprise removed by a pre-deduction notice of ample lead time",
         "share",
         SOURCE_JUDGEMENT,
+        try_range=(0.3, 0.8),
     )
     notice_lead_days_scale: UncertainPositive = param(
         3.0,
         "Lead time at which a notice has 63% of its full effect",
         "days",
         SOURCE_JUDGEMENT,
+        try_range=(1.0, 7.0),
     )
     notice_attention: UncertainShare = param(
         0.3,
         "Probability that a monthly pre-deduction notice makes an inert customer look",
         "probability",
         SOURCE_JUDGEMENT,
+        try_range=(0.1, 0.6),
     )
     notice_cost: NonNegative = param(0.02, "Cost of one pre-deduction notice", "{cur}/notice")
     self_service_portal: bool = param(False, "Offer a self-service query portal", "yes/no")
     portal_surprise_reduction: UncertainShare = param(
-        0.15, "Share of surprise removed by the portal", "share", SOURCE_JUDGEMENT
+        0.15,
+        "Share of surprise removed by the portal",
+        "share",
+        SOURCE_JUDGEMENT,
+        try_range=(0.05, 0.3),
     )
     portal_cost: NonNegative = param(0.03, "Running cost of the portal", "{cur}/customer/month")
     contract_clarity: Share = param(
@@ -381,6 +444,7 @@ class Transparency(_Section):
         "Share of surprise and penalty complaints avoided by fully clear terms",
         "share",
         SOURCE_JUDGEMENT,
+        try_range=(0.2, 0.6),
     )
     clarity_cost: NonNegative = param(
         0.02,
@@ -399,12 +463,20 @@ class Billing(_Section):
         "order of magnitude of billing-accuracy findings in telecoms audits: modelling assumption",
     )
     error_size_share: UncertainNonNegative = param(
-        0.15, "Size of an overcharge as a share of the bill", "share of bill", SOURCE_JUDGEMENT
+        0.15,
+        "Size of an overcharge as a share of the bill",
+        "share of bill",
+        SOURCE_JUDGEMENT,
+        try_range=(0.05, 0.3),
     )
     processing_cost: NonNegative = param(0.25, "Cost of producing one bill", "{cur}/bill")
     automated_billing: bool = param(False, "Use an automated billing system", "yes/no")
     automation_error_reduction: UncertainShare = param(
-        0.7, "Share of billing errors avoided by automation", "share", SOURCE_JUDGEMENT
+        0.7,
+        "Share of billing errors avoided by automation",
+        "share",
+        SOURCE_JUDGEMENT,
+        try_range=(0.5, 0.9),
     )
     automation_processing_saving: NonNegative = param(
         0.15, "Processing cost saved per bill by automation", "{cur}/bill"
@@ -412,10 +484,18 @@ class Billing(_Section):
     automation_cost: NonNegative = param(0.12, "Running cost of the automated system", "{cur}/customer/month")
     staff_training: bool = param(False, "Train billing and complaint staff", "yes/no")
     training_error_reduction: UncertainShare = param(
-        0.3, "Share of billing errors avoided by training", "share", SOURCE_JUDGEMENT
+        0.3,
+        "Share of billing errors avoided by training",
+        "share",
+        SOURCE_JUDGEMENT,
+        try_range=(0.1, 0.5),
     )
     training_resolution_gain: UncertainShare = param(
-        0.1, "Increase in the complaint resolution rate from training", "share", SOURCE_JUDGEMENT
+        0.1,
+        "Increase in the complaint resolution rate from training",
+        "share",
+        SOURCE_JUDGEMENT,
+        try_range=(0.05, 0.2),
     )
     training_cost: NonNegative = param(0.03, "Cost of training", "{cur}/customer/month")
 
@@ -429,6 +509,7 @@ class Audits(_Section):
         "Probability that an audit finds a customer's outstanding overcharges",
         "probability",
         SOURCE_JUDGEMENT,
+        try_range=(0.5, 0.9),
     )
     cost_per_customer: NonNegative = param(0.05, "Cost of one audit", "{cur}/customer")
 
@@ -446,6 +527,7 @@ class ComplaintHandling(_Section):
         "Share of handled complaints resolved to the customer's satisfaction",
         "share",
         SOURCE_JUDGEMENT,
+        try_range=(0.5, 0.9),
     )
     refund_share: Share = param(
         1.0, "Share of a disputed overcharge refunded when a complaint is resolved", "share"
@@ -476,16 +558,25 @@ class Education(_Section):
 
     spend_per_customer_month: NonNegative = param(0.0, "Education spend", "{cur}/customer/month")
     surprise_reduction_max: UncertainShare = param(
-        0.3, "Share of surprise removed at saturating spend", "share", SOURCE_JUDGEMENT
+        0.3,
+        "Share of surprise removed at saturating spend",
+        "share",
+        SOURCE_JUDGEMENT,
+        try_range=(0.1, 0.5),
     )
     late_payment_reduction_max: UncertainShare = param(
-        0.2, "Share of failed payments avoided at saturating spend", "share", SOURCE_JUDGEMENT
+        0.2,
+        "Share of failed payments avoided at saturating spend",
+        "share",
+        SOURCE_JUDGEMENT,
+        try_range=(0.1, 0.4),
     )
     half_effect_spend: UncertainPositive = param(
         0.2,
         "Spend at which education has half its maximal effect",
         "{cur}/customer/month",
         SOURCE_JUDGEMENT,
+        try_range=(0.1, 0.5),
     )
 
 
@@ -595,3 +686,26 @@ class ScenarioModel(_Section):
         "joint draws (docs/model.md §9)",
         "list",
     )
+
+
+def schema_extra(key_path: str) -> dict[str, Any]:
+    """The documented extras (unit, source, try_range, …) of the parameter at ``key_path``.
+
+    List indices and segment names in brackets are skipped (``population.segments[premium].
+    willingness_to_pay_median`` is the segment field); an unknown path gives ``{}``.
+    """
+    model: Any = ScenarioModel
+    field = None
+    for part in re.sub(r"\[[^\]]*\]", "", key_path).split("."):
+        if field is not None:
+            # The section a field holds: the field's model, or the item model of a list of them.
+            nested = [field.annotation, *typing.get_args(field.annotation)]
+            sections = [a for a in nested if isinstance(a, type) and issubclass(a, _Section)]
+            if not sections:
+                return {}
+            model = sections[0]
+        if part not in model.model_fields:
+            return {}
+        field = model.model_fields[part]
+    extra = field.json_schema_extra if field is not None else None
+    return dict(extra) if isinstance(extra, dict) else {}

@@ -42,6 +42,7 @@ from .errors import InputError, Problem, ScenarioError
 from .executors import describe, open_executor
 from .files import check_output_folder, write_atomic
 from .metrics import COSTS
+from .parameters import schema_extra
 from .results import SUMMARY_METRICS
 from .runner import RunSettings, compare, simulate
 from .scenario import Scenario, _split_path, load
@@ -268,16 +269,22 @@ def resolve_parameters(
             continue
         path, value = found
         distribution = value if isinstance(value, _DISTRIBUTIONS) else None
-        if bounds is None and distribution is None:
+        judged = schema_extra(path).get("try_range") if distribution is None else None
+        if bounds is None and distribution is None and judged is None:
             problems.append(
                 Problem(
                     ORIGIN, key, f"is not a distribution in {base.name}; give its range as {key}=low:high"
                 )
             )
             continue
-        if bounds is None:
+        if bounds is None and distribution is not None:
             bounds = tuple(float(distribution.quantile(p)) for p in PERCENTILES)
             basis = f"5th–95th percentiles of {described[path].value}"
+        elif bounds is None and judged is not None:
+            # A value set by judgement: the range its documentation says to try (docs/model.md §10).
+            relative = bool(schema_extra(path).get("try_relative")) and isinstance(value, int | float)
+            bounds = tuple(float(b) * (float(value) if relative else 1.0) for b in judged)
+            basis = "range to try, from its documentation"
         else:
             basis = "given range"
         shown = _bounds_problem(bounds)

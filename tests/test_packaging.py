@@ -20,8 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def python(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 300):
     result = subprocess.run(
-        [sys.executable, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout, check=False
-    )
+        [sys.executable, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout,
+        check=False,
+    )  # fmt: skip
     assert "Traceback" not in result.stderr, result.stderr
     return result
 
@@ -39,7 +40,8 @@ def test_the_command_line_starts_where_fcntl_does_not_exist(tmp_path: Path) -> N
         "import sys; sys.modules['fcntl'] = None\n"
         "from click.testing import CliRunner\n"
         "import simlib.cli, simlib.batch, simlib.files, simlib.execution\n"
-        f"result = CliRunner().invoke(simlib.cli.main, ['validate', {str(ROOT / 'scenarios' / 'baseline.yaml')!r}])\n"
+        f"baseline = {str(ROOT / 'scenarios' / 'baseline.yaml')!r}\n"
+        "result = CliRunner().invoke(simlib.cli.main, ['validate', baseline])\n"
         "print(result.exit_code, result.output)\n"
     )
     result = python("-c", script, cwd=tmp_path)
@@ -85,7 +87,8 @@ def test_a_missing_extra_stops_with_one_line_naming_it(tmp_path: Path) -> None:
     result = python("-c", script, cwd=tmp_path)
     code, *lines = result.stdout.strip().splitlines()
     assert code == "2"
-    assert lines == ['error: simlib sensitivity needs SALib, which is not installed: pip install "simlib[sensitivity]"']
+    expected = 'simlib sensitivity needs SALib, which is not installed: pip install "simlib[sensitivity]"'
+    assert lines == [f"error: {expected}"]
 
 
 def test_require_names_every_missing_module(monkeypatch) -> None:
