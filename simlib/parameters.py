@@ -482,6 +482,14 @@ class Compliance(_Section):
         "choice",
     )
     fine_per_breach: NonNegative = param(50.0, "Fine per breach", "{cur}/breach")
+    overcharge_payout_share: Annotated[float, Field(ge=0, le=10)] = param(
+        1.0,
+        "Expected payout per unit of overcharge still owed to customers: the share reclaimed by "
+        "customers or a regulator, plus any fine (above 1 when fines add to repayment)",
+        "share of amount owed",
+        "judgement: regulators require overcharges to be refunded, so 1 (all repaid) by default; "
+        "try 0.3 (most never claimed) to 2 (repayment plus a fine of the same size)",
+    )
 
 
 class AdjustmentRule(_Section):
