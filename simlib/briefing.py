@@ -41,7 +41,8 @@ KEY_COLUMNS = (
     ("npv_net_revenue", "money"),
     ("monthly_churn_rate", "share"),
     ("complaints_per_1000", "plain"),
-    ("refunds", "money"),
+    # Overcharges still owed to customers: a liability, not revenue (docs/model.md §5).
+    ("overcharges_owed", "money"),
 )
 #: Charts in reading order, with the page each one starts (None: same page as the one before).
 CHARTS = ("frontier", "winners_losers", "active", "causes", "segments")
@@ -314,6 +315,21 @@ class Briefing:
                 complaints=self._estimate(first, "complaints_per_1000", "plain", "baseline"),
             )
         )
+        out.append(
+            self.t(
+                "summary_liability_baseline",
+                owed=self._estimate(first, "overcharges_owed", "money", "baseline"),
+                payout=self._estimate(first, "overcharges_expected_payout", "money", "baseline"),
+            )
+        )
+        if rec.chosen is not None and not rec.keep_baseline:
+            out.append(
+                self.t(
+                    "summary_liability_policy",
+                    policy=rec.chosen,
+                    owed=self._estimate(rec.chosen, "overcharges_owed", "money"),
+                )
+            )
         if self.failed:
             out.append(
                 self.t(

@@ -66,6 +66,7 @@ from scipy import optimize, special
 from .distributions import SCALAR_DISTRIBUTIONS
 from .errors import InputError, os_problem
 from .files import write_atomic
+from .lifetime import derl
 from .model.counts import INDEX
 from .model.policy import Levers
 from .parameters import Behaviour, Segment
@@ -408,35 +409,6 @@ def _sbg_gradient(log_params: np.ndarray, history: RetentionHistory) -> np.ndarr
     d_beta = deaths @ (psi(beta + periods - 1.0) - psi(alpha + beta + periods) - psi(beta) + common)
     d_beta += survivors @ (psi(beta + last) - psi(alpha + beta + last) - psi(beta) + common)
     return np.array([d_alpha * alpha, d_beta * beta])
-
-
-def derl(discount_rate: float, alpha: float, beta: float, renewals: np.ndarray | float = 0) -> np.ndarray:
-    """Discounted expected residual lifetime of a customer who has made ``renewals`` renewals.
-
-    DERL(d | α, β, n) = B(α, β + n + 1) / B(α, β + n) · ₂F₁(1, β + n + 1; α + β + n + 1; 1 / (1 + d))
-                      = Σ_{t ≥ 1} S(n + t) / S(n) / (1 + d)^(t − 1)
-
-    (Fader & Hardie 2010, 'Customer-base valuation in a contractual setting'). The customer is
-    valued just before the decision on renewal n + 1: the period already paid for is not counted;
-    the next renewal counts with its probability and undiscounted, each later one a period more
-    discounted. Counting the current period as a certain, undiscounted payment instead gives
-    1 + DERL / (1 + d). Multiply by the margin per period for a value.
-
-    Parameters
-    ----------
-    discount_rate : d, per period (> 0; at 0 the expected lifetime is infinite when α ≤ 1).
-    alpha, beta : the sBG parameters.
-    renewals : n, whole periods survived (scalar or array).
-
-    Returns
-    -------
-    Discounted periods (dimensionless), shaped like ``renewals``.
-    """
-    if not discount_rate > 0:
-        raise InputError(f"the discount rate must be positive (got {discount_rate})")
-    n = np.asarray(renewals, dtype=float)
-    ratio = np.exp(special.betaln(alpha, beta + n + 1.0) - special.betaln(alpha, beta + n))
-    return ratio * special.hyp2f1(1.0, beta + n + 1.0, alpha + beta + n + 1.0, 1.0 / (1.0 + discount_rate))
 
 
 @dataclass(frozen=True)

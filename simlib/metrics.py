@@ -20,6 +20,7 @@ KEY_METRICS = (
     "monthly_churn_rate",
     "complaints_per_1000",
     "refunds",
+    "overcharges_owed",
     "compliance_breaches",
 )
 #: Customers lost and complaints, by cause (columns of the totals).
@@ -51,6 +52,9 @@ def derive(counts: pd.DataFrame, model: ScenarioModel) -> pd.DataFrame:
 
     Works on any frame with the counted columns (tidy monthly rows or aggregated totals). Costs are
     unit costs times counts; per-customer running costs are charged per active customer-month.
+    Overcharges are not revenue: ``overcharges_owed`` is what was collected and not refunded (in a
+    monthly row, the change of the amount owed that month; summed over the horizon, the amount
+    owed at its end), and net revenue counts only the expected fines beyond repaying it.
     """
     # New columns are gathered and joined once: inserting ~35 columns one by one into a frame costs
     # more than the arithmetic (every result a tool or a batch notebook shows passes through here).
@@ -59,14 +63,24 @@ def derive(counts: pd.DataFrame, model: ScenarioModel) -> pd.DataFrame:
     active = col["active"].astype(float)
     for name in cents:
         col[name[: -len("_cents")]] = counts[name] / 100.0
+    # Overcharges are the customers' money, not revenue (docs/model.md §5): gross and net revenue
+    # leave them out, and what is collected and not refunded is reported as owed.
     col["gross_revenue"] = (
         col["revenue_recurring"]
-        + col["revenue_overcharge"]
         + col["revenue_penalty"]
         + col["revenue_setup"]
         + col["revenue_early_termination"]
     )
     col["refunds"] = col["refunds_audit"] + col["refunds_complaint"] + col["goodwill_credit"]
+    col["overcharges_collected"] = col["revenue_overcharge"]
+    col["overcharges_refunded"] = col["refunds_audit"] + col["refunds_complaint"]
+    col["overcharges_owed"] = col["overcharges_collected"] - col["overcharges_refunded"]
+    payout = model.compliance.overcharge_payout_share
+    col["overcharges_expected_payout"] = payout * col["overcharges_owed"]
+    # Repaying what is owed costs net revenue nothing (it was never counted); only what is expected
+    # to be paid beyond it (fines) is a cost. A payout share below 1 earns nothing: money kept from
+    # overcharges nobody claims is not revenue either.
+    col["overcharge_expected_fines"] = max(payout - 1.0, 0.0) * col["overcharges_owed"]
     billing, transparency = model.billing, model.transparency
     per_bill = billing.processing_cost - (
         billing.automation_processing_saving if billing.automated_billing else 0.0
@@ -99,7 +113,13 @@ def derive(counts: pd.DataFrame, model: ScenarioModel) -> pd.DataFrame:
         col["fee_cap_breaches"] + col["penalty_cap_breaches"] + col["notice_breaches"]
     )
     col["fines"] = col["compliance_breaches"] * model.compliance.fine_per_breach
-    col["net_revenue"] = col["gross_revenue"] - col["refunds"] - col["total_cost"] - col["fines"]
+    col["net_revenue"] = (
+        col["gross_revenue"]
+        - col["goodwill_credit"]
+        - col["total_cost"]
+        - col["fines"]
+        - col["overcharge_expected_fines"]
+    )
     safe_active = active.where(active > 0, np.nan)
     col["complaints_per_1000"] = col["complaints"] / safe_active * 1000.0
     col["churn_rate"] = col["churned"] / safe_active

@@ -503,6 +503,7 @@ class Explorer:
             "monthly_churn_rate",
             "complaints_per_1000",
             "refunds",
+            "overcharges_owed",
             "winners_share",
             "losers_share",
         ]

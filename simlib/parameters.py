@@ -607,6 +607,15 @@ class Compliance(_Section):
         "Ofcom (2014), guidance on General Condition 9.6: customers must get at least 30 days' "
         "notice of a price rise and may leave their contract penalty-free",
     )
+    overcharge_payout_share: Annotated[float, Field(ge=0, le=10)] = param(
+        1.0,
+        "Expected payout per unit of overcharge still owed to customers: the share reclaimed by "
+        "customers or a regulator, plus any fine (above 1 when fines add to repayment)",
+        "share of amount owed",
+        "judgement: regulators require overcharges to be refunded, so 1 (all repaid) by default; "
+        "try 0.3 (most never claimed) to 2 (repayment plus a fine of the same size)",
+        try_range=(0.3, 2.0),
+    )
 
 
 class AdjustmentRule(_Section):

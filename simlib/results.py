@@ -18,17 +18,23 @@ import numpy as np
 import pandas as pd
 
 from .files import check_output_folder, write_atomic
+from .lifetime import discounted_months, posterior_renewals
 from .metrics import derive
-from .model.counts import COUNTED
+from .model.counts import COUNTED, INDEX
 from .scenario import Scenario
 
 COVERAGE = 0.9
 
 SUMMARY_METRICS: dict[str, tuple[str, str]] = {
-    "net_revenue": ("Net revenue over the horizon", "{cur}"),
+    "net_revenue": ("Net revenue over the horizon (overcharges excluded)", "{cur}"),
     "npv_net_revenue": ("Net present value of net revenue", "{cur}"),
-    "gross_revenue": ("Gross revenue", "{cur}"),
+    "gross_revenue": ("Gross revenue (overcharges excluded)", "{cur}"),
     "refunds": ("Refunds and goodwill credits", "{cur}"),
+    "overcharges_collected": ("Overcharges collected (owed to customers, not revenue)", "{cur}"),
+    "overcharges_refunded": ("… refunded after audits and complaints", "{cur}"),
+    "overcharges_owed": ("… still owed to customers at the end, leavers' included", "{cur}"),
+    "overcharges_expected_payout": ("… expected to be reclaimed or fined", "{cur}"),
+    "overcharge_expected_fines": ("Expected fines beyond repaying overcharges (in net revenue)", "{cur}"),
     "total_cost": ("Operating costs of the policy levers", "{cur}"),
     "fines": ("Compliance fines", "{cur}"),
     "monthly_churn_rate": ("Average monthly churn rate", "share/month"),
@@ -58,7 +64,9 @@ SUMMARY_METRICS: dict[str, tuple[str, str]] = {
     "billing_errors_refunded_on_complaint": ("Overcharges refunded after a complaint", "errors"),
     "billing_errors_never_found": ("Overcharges never found (left with the customer or open)", "errors"),
     "compliance_breaches": ("Compliance breaches", "breaches"),
-    "customer_lifetime_value": ("Customer lifetime value (net, discounted)", "{cur}/customer"),
+    "residual_value": ("Value of the customers left at the horizon (sBG, discounted)", "{cur}"),
+    "customer_equity": ("Customer equity: NPV of net revenue plus residual value", "{cur}"),
+    "customer_lifetime_value": ("Customer lifetime value (equity per customer served)", "{cur}/customer"),
 }
 
 
@@ -126,6 +134,7 @@ class SimulationResult:
         self._by_month: pd.DataFrame | None = None
         self._totals: dict[str | None, pd.DataFrame] = {}
         self._summaries: dict[tuple[float, str | None], pd.DataFrame] = {}
+        self._shapes: np.ndarray | None = None
 
     @property
     def currency(self) -> str:
@@ -163,8 +172,10 @@ class SimulationResult:
 
     def _compute_totals(self, segment: str | None) -> pd.DataFrame:
         counts = self.counts
+        segments = list(range(len(self.segments)))
         if segment is not None:
-            counts = counts[:, :, [self.segments.index(segment)], :]
+            segments = [self.segments.index(segment)]
+            counts = counts[:, :, segments, :]
         per_month = counts.sum(axis=2)
         reps = per_month.shape[0]
         index = pd.MultiIndex.from_product([range(reps), range(per_month.shape[1])])
@@ -206,6 +217,11 @@ class SimulationResult:
                 "billing_errors_found_by_audit",
                 "billing_errors_refunded_on_complaint",
                 "compliance_breaches",
+                "overcharges_collected",
+                "overcharges_refunded",
+                "overcharges_owed",
+                "overcharges_expected_payout",
+                "overcharge_expected_fines",
             )
         }
         net = monthly["net_revenue"].unstack("month").to_numpy()
@@ -219,13 +235,80 @@ class SimulationResult:
         out["billing_errors_never_found"] = (
             sums["billing_errors_lost_at_churn"] + last["billing_errors_outstanding"]
         )
-        monthly_discount = (1.0 + annual) ** (1.0 / 12.0) - 1.0
-        margin = sums["net_revenue"] / customer_months
-        churn = out["monthly_churn_rate"]
-        out["customer_lifetime_value"] = margin * (1.0 + monthly_discount) / (monthly_discount + churn)
+        residual = self._residual_value(counts, segments)
+        out["residual_value"] = residual
+        out["customer_equity"] = out["npv_net_revenue"] + residual
+        # Customers served: the base active in month 0 (month-0 arrivals included) and every later
+        # arrival.
+        served = per_month[:, 0, INDEX["active"]] + per_month[:, 1:, INDEX["acquired"]].sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["customer_lifetime_value"] = np.where(served > 0, out["customer_equity"] / served, np.nan)
         for cost in [c for c in monthly.columns if c.startswith("cost_")]:
             out[cost] = sums[cost]
         return pd.DataFrame(out, index=sums.index)
+
+    def _churn_shapes(self) -> np.ndarray:
+        """sBG (α, β) of every segment in every replication, shape (replication, segment, 2):
+        the horizon policy's values, drawn per replication where they are distributions."""
+        if self._shapes is not None:
+            return self._shapes
+        reps = self.counts.shape[0]
+        segments = self.scenario.model.population.segments
+        # A parameter given as a distribution is an object, not a number, until realised.
+        uncertain = any(
+            not isinstance(getattr(s, name), int | float)
+            for s in segments
+            for name in ("churn_alpha", "churn_beta")
+        )
+        models = (
+            [self.scenario.realise(r, self.info.seed) for r in range(reps)]
+            if uncertain
+            else [self.scenario.model] * reps
+        )
+        self._shapes = np.array(
+            [[(s.churn_alpha, s.churn_beta) for s in model.population.segments] for model in models],
+            dtype=float,
+        )
+        return self._shapes
+
+    def _residual_value(self, counts: np.ndarray, segments: list[int]) -> np.ndarray:
+        """Discounted value at month 0 of the customers still active after the horizon, per
+        replication (docs/model.md §6.1): per segment, survivors × margin × discounted months of
+        the segment's posterior Beta(α, β + n̂ + 1), with n̂ matched to the baseline churn of the last
+        month and the other causes of the last month held as a constant hazard.
+
+        ``counts`` is (replication, month, segment, counted metric) for the ``segments`` (indices)
+        given. NaN when the discount rate is 0 (the lifetime is then infinite when α ≤ 1).
+        """
+        months = counts.shape[1]
+        shapes = self._churn_shapes()[:, segments, :]
+        last = counts[:, -1]
+        active = last[..., INDEX["active"]]
+        churned = last[..., INDEX["churned"]]
+        baseline = last[..., INDEX["churned_baseline"]]
+        survivors = active - churned
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # The baseline cause is u < p exactly (§3.12), so its rate is the mean p of the active.
+            mean_churn = np.where(active > 0, baseline / active, 0.0)
+            other = np.where(active > baseline, (churned - baseline) / (active - baseline), 0.0)
+        renewals = posterior_renewals(shapes[..., 0], shapes[..., 1], mean_churn) + 1.0
+        annual = self.scenario.simulation.discount_rate_annual
+        monthly_discount = (1.0 + annual) ** (1.0 / 12.0) - 1.0
+        if monthly_discount > 0:
+            lifetime = discounted_months(monthly_discount, shapes[..., 0], shapes[..., 1], renewals, other)
+        else:
+            lifetime = np.full(survivors.shape, np.nan)  # undiscounted: infinite when α ≤ 1
+        # Margin per active customer-month over the last year (periodic costs such as audits
+        # averaged out); set-up fees are one-off, not earned again by those who stay.
+        window = counts[:, -min(months, 12) :].sum(axis=1)
+        frame = derive(pd.DataFrame(window.reshape(-1, len(COUNTED)), columns=COUNTED), self.scenario.model)
+        earned = (frame["net_revenue"] - frame["revenue_setup"]).to_numpy().reshape(survivors.shape)
+        exposure = window[..., INDEX["active"]]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            margin = np.where(exposure > 0, earned / exposure, 0.0)
+        at_horizon = (1.0 + monthly_discount) ** (-months)
+        value = np.where(survivors > 0, survivors * margin * lifetime, 0.0)
+        return value.sum(axis=1) * at_horizon
 
     def units(self) -> dict[str, str]:
         """Unit of each summary metric, with the currency filled in."""

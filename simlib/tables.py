@@ -115,6 +115,7 @@ def format_overview(comparisons: Sequence[Comparison], customers: int, replicati
         "Δ monthly churn",
         "Δ complaints /1000",
         "Δ escalations /100k/qtr",
+        "Δ owed to customers",
         "breaches",
     ]
     rows = []
@@ -135,6 +136,7 @@ def format_overview(comparisons: Sequence[Comparison], customers: int, replicati
                 cell("monthly_churn_rate", "share"),
                 cell("complaints_per_1000"),
                 cell("escalations_per_100000_per_quarter"),
+                cell("overcharges_owed"),
                 number(breaches["reform_mean"]),
             ]
         )
@@ -149,7 +151,9 @@ def format_overview(comparisons: Sequence[Comparison], customers: int, replicati
             f"baseline net revenue {estimate(*base.loc['net_revenue', ['mean', 'low', 'high']], '')} "
             f"{baseline.currency}, monthly churn "
             f"{estimate(*base.loc['monthly_churn_rate', ['mean', 'low', 'high']], 'share')}, complaints/1000 "
-            f"{estimate(*base.loc['complaints_per_1000', ['mean', 'low', 'high']])}"
+            f"{estimate(*base.loc['complaints_per_1000', ['mean', 'low', 'high']])}, overcharges owed "
+            f"to customers {estimate(*base.loc['overcharges_owed', ['mean', 'low', 'high']])} "
+            f"{baseline.currency} (not revenue)"
         )
     return title + "\n" + _grid(rows, header)
 

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 import simlib
+from simlib.lifetime import discounted_months
 from simlib.metrics import derive
 from simlib.model.counts import COUNTED, INDEX
 from simlib.results import RunInfo, SimulationResult
@@ -43,12 +44,20 @@ def test_derive_prices_every_cost_from_counts() -> None:
         notice_breaches=1,
         revenue_recurring_cents=3_000_000,
         revenue_penalty_cents=12_000,
+        revenue_overcharge_cents=900,
         refunds_audit_cents=500,
+        refunds_complaint_cents=300,
         goodwill_credit_cents=250,
     )
     out = derive(row, SCENARIO.model).iloc[0]
+    # Overcharges are not revenue: collected 9, refunded 8, owed 1 (docs/model.md §5).
     assert out["gross_revenue"] == pytest.approx(30_120.0)
-    assert out["refunds"] == pytest.approx(7.5)
+    assert out["refunds"] == pytest.approx(10.5)
+    assert out["overcharges_collected"] == pytest.approx(9.0)
+    assert out["overcharges_refunded"] == pytest.approx(8.0)
+    assert out["overcharges_owed"] == pytest.approx(1.0)
+    assert out["overcharges_expected_payout"] == pytest.approx(1.0)  # default share 1
+    assert out["overcharge_expected_fines"] == 0.0
     assert out["cost_bill_processing"] == pytest.approx(1000 * (0.3 - 0.1))
     assert out["cost_itemised_bills"] == pytest.approx(1000 * 0.07)
     assert out["cost_contract_clarity"] == pytest.approx(1000 * 0.02 * 0.5)
@@ -58,9 +67,15 @@ def test_derive_prices_every_cost_from_counts() -> None:
     costs = [c for c in out.index if c.startswith("cost_")]
     assert out["total_cost"] == pytest.approx(out[costs].sum())
     assert out["net_revenue"] == pytest.approx(
-        out["gross_revenue"] - out["refunds"] - out["total_cost"] - out["fines"]
+        out["gross_revenue"] - out["goodwill_credit"] - out["total_cost"] - out["fines"]
     )
     assert out["complaints_per_1000"] == 0.0
+    # With repayment plus a fine of 150% expected, the fine part of what is owed is a cost.
+    fined = SCENARIO.with_changes({"compliance.overcharge_payout_share": 2.5})
+    again = derive(row, fined.model).iloc[0]
+    assert again["overcharges_expected_payout"] == pytest.approx(2.5)
+    assert again["overcharge_expected_fines"] == pytest.approx(1.5)
+    assert again["net_revenue"] == pytest.approx(out["net_revenue"] - 1.5)
 
 
 def synthetic_result(
@@ -93,13 +108,30 @@ def test_npv_discounts_each_month_at_the_annual_rate() -> None:
     assert totals["net_revenue"].tolist() == pytest.approx([24_000, 48_000])
 
 
-def test_lifetime_value_is_margin_over_discount_plus_churn() -> None:
-    result = synthetic_result([2_500_000.0], churned=[20.0] * 12, active=1000)
-    totals = result.totals().iloc[0]
+def test_lifetime_value_adds_the_residual_value_of_the_survivors() -> None:
+    # Constant margin €25 per customer-month, 1,000 active, 20 leaving each month, all for the
+    # baseline cause; no arrivals. The default segment is Beta(0.9, 28).
+    def run(price_leavers_last_month: float) -> pd.Series:
+        result = synthetic_result([2_500_000.0], churned=[20.0] * 12, active=1000)
+        result.counts[..., INDEX["churned_baseline"]] = 20.0
+        result.counts[:, -1, :, INDEX["churned_price"]] = price_leavers_last_month
+        result.counts[:, -1, :, INDEX["churned"]] += price_leavers_last_month
+        return result.totals().iloc[0]
+
+    totals = run(0.0)
     d = 1.1 ** (1 / 12) - 1
-    margin, churn = 25.0, 0.02
-    assert totals["monthly_churn_rate"] == pytest.approx(churn)
-    assert totals["customer_lifetime_value"] == pytest.approx(margin * (1 + d) / (d + churn))
+    # The survivors' posterior: mean churn 2% in the last month → n̂ = α/c − α − β, one more month
+    # survived; 980 of them, each worth 25 × L(d | 0.9, 28, n̂ + 1), discounted over 12 months.
+    renewals = 0.9 / 0.02 - 0.9 - 28 + 1
+    residual = 980 * 25 * discounted_months(d, 0.9, 28.0, renewals) * (1 + d) ** -12
+    assert totals["residual_value"] == pytest.approx(residual, rel=1e-12)
+    assert totals["customer_equity"] == pytest.approx(totals["npv_net_revenue"] + residual, rel=1e-12)
+    assert totals["customer_lifetime_value"] == pytest.approx(totals["customer_equity"] / 1000, rel=1e-12)
+    # Other causes of leaving in the last month are carried on as a constant hazard.
+    other = 10 / (1000 - 20)
+    again = run(10.0)
+    expected = 970 * 25 * discounted_months(d, 0.9, 28.0, renewals, other) * (1 + d) ** -12
+    assert again["residual_value"] == pytest.approx(expected, rel=1e-12)
 
 
 def test_summary_interval_is_the_5th_to_95th_percentile_across_replications() -> None:
