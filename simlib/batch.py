@@ -271,7 +271,7 @@ def _stop_process_tree(process: subprocess.Popen, kernel_pid_file: Path) -> None
         pid = int(kernel_pid_file.read_text())
         kill_process_group(pid)
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
+            os.kill(pid, getattr(signal, "SIGKILL", signal.SIGTERM))
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=10)
 
@@ -484,7 +484,7 @@ def _prepare_folder(folder: Path, resume: bool, force: bool) -> None:
 
 
 @contextlib.contextmanager
-def _locked(folder: Path, resume: bool = True, force: bool = False) -> Iterator[None]:
+def locked_batch_folder(folder: Path, resume: bool = True, force: bool = False) -> Iterator[None]:
     """Hold the batch folder: one batch at a time, and the folder checked again under the lock."""
     try:
         handle = open(folder / ".lock", "a")  # noqa: SIM115 - closed below, after the batch
@@ -602,7 +602,7 @@ def run_batch(
     _prepare_folder(folder, resume, force)
     executor_name = describe_executor(workers, scheduler)
     outcome = BatchOutcome(folder)
-    with _locked(folder, resume, force):
+    with locked_batch_folder(folder, resume, force):
         shutil.rmtree(folder / IN_PROGRESS, ignore_errors=True)
         created = _now()
         if force:

@@ -29,8 +29,9 @@ from .charts import Chart, ChartBook, MissingFontError, fonts_for
 from .errors import InputError
 from .files import write_atomic
 from .i18n import Messages, catalogue
+from .intervals import COVERAGE
 from .metrics import CHURN_CAUSES, COMPLAINT_CAUSES
-from .recommend import COVERAGE, Candidate, Constraints, recommend
+from .recommend import Candidate, Constraints, recommend
 from .resources import shipped_notebook
 from .scenario import Scenario, from_dict
 from .tables import estimate, number

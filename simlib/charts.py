@@ -181,7 +181,8 @@ class ChartBook:
         FigureCanvasAgg(figure)  # a renderer, to measure labels before placing them
         return figure
 
-    def _style(self):
+    def style(self):
+        """A matplotlib rc context with the book's fonts and styling (for charts drawn elsewhere)."""
         import matplotlib
 
         return matplotlib.rc_context(
@@ -209,7 +210,7 @@ class ChartBook:
     def frontier(self, frame: pd.DataFrame, recommended: str | None, labels: dict[str, str]) -> bytes:
         """Paired differences of net revenue against complaint rate, with 90% interval bars; the
         frontier joined; the recommended policy highlighted. ``frame`` as from ``frontier_table``."""
-        with self._style():
+        with self.style():
             figure = self.figure()
             ax = figure.subplots()
             for name, row in frame.iterrows():
@@ -252,7 +253,7 @@ class ChartBook:
     def over_time(self, bands: dict[str, pd.DataFrame], highlight: set[str], labels: dict[str, str]) -> bytes:
         """Monthly mean with its 90% band (``mean``, ``low``, ``high`` by month) for each run; bands
         drawn for the highlighted runs only, to stay readable with many policies."""
-        with self._style():
+        with self.style():
             figure = self.figure()
             ax = figure.subplots()
             for index, (name, band) in enumerate(bands.items()):
@@ -278,7 +279,7 @@ class ChartBook:
 
     def causes(self, churn: pd.DataFrame, complaints: pd.DataFrame, labels: dict[str, str]) -> bytes:
         """Two stacked horizontal bar panels: customers lost and complaints, by cause, per policy."""
-        with self._style():
+        with self.style():
             height = 2.2 + 0.22 * len(churn)
             figure = self.figure(height=min(height, 6.0))
             axes = figure.subplots(1, 2, sharey=True)
@@ -306,7 +307,7 @@ class ChartBook:
     def segments(self, table: pd.DataFrame, labels: dict[str, str]) -> bytes:
         """Grouped horizontal bars: per policy and segment, the paired difference with its 90%
         interval. ``table`` has columns policy, segment, mean, low, high."""
-        with self._style():
+        with self.style():
             policies = list(dict.fromkeys(table["policy"]))
             segments = list(dict.fromkeys(table["segment"]))
             figure = self.figure(height=min(2.0 + 0.3 * len(policies) * max(len(segments), 1) / 2, 6.5))
@@ -337,7 +338,7 @@ class ChartBook:
     def winners_losers(self, table: pd.DataFrame, labels: dict[str, str]) -> bytes:
         """Diverging bars: share of customers whose bill fell (left) or rose (right) by more than
         5%, with 90% intervals. ``table`` indexed by policy with winners/losers mean, low, high."""
-        with self._style():
+        with self.style():
             figure = self.figure(height=min(1.8 + 0.28 * len(table), 6.0))
             ax = figure.subplots()
             positions = np.arange(len(table))

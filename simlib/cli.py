@@ -144,17 +144,23 @@ def _print_json(payload: Any) -> None:
 
 
 def _plain(value: Any) -> Any:
-    """NumPy numbers, paths and the like as JSON values."""
+    """NumPy numbers, paths and the like as JSON values (a non-finite number as null)."""
     if hasattr(value, "item"):
-        return value.item()
+        return _finite(value.item())
     return str(value)
 
 
+def _finite(value: Any) -> Any:
+    """NaN and ±inf have no JSON form: null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def _records(frame: Any) -> dict[str, dict[str, Any]]:
-    """A summary table as {metric: {column: value}}, missing values as null."""
+    """A summary table as {metric: {column: value}}, missing or infinite values as null."""
     return {
-        str(metric): {k: (None if v != v else v) for k, v in row.items()}  # NaN → null
-        for metric, row in frame.to_dict("index").items()
+        str(metric): {k: _finite(v) for k, v in row.items()} for metric, row in frame.to_dict("index").items()
     }
 
 
@@ -198,6 +204,7 @@ CONTEXT = {
     multiple=True,
     type=click.Path(file_okay=False),
     help="A folder `extends` may also name files in (repeatable; also SIMLIB_SCENARIO_ROOTS).",
+    allow_from_autoenv=False,  # SIMLIB_SCENARIO_ROOTS is read by the scenario loader itself
 )
 @click.option(
     "-v", "--verbose", count=True, help="Log what is done to stderr (-v: steps, -vv: details)."
@@ -205,8 +212,9 @@ CONTEXT = {
 def main(scenario_roots: tuple[str, ...] = (), verbose: int = 0) -> None:
     """Simulate fee policies: revenue, churn and complaints, with honest uncertainty.
 
-    Every option can also be given as an environment variable SIMLIB_<COMMAND>_<OPTION>
-    (e.g. SIMLIB_RUN_WORKERS=2). Shell completion: eval "$(_SIMLIB_COMPLETE=bash_source simlib)"
+    Options can also be given as environment variables SIMLIB_<COMMAND>_<NAME> (e.g.
+    SIMLIB_RUN_WORKERS=2; README: the names), except flags that replace or relax (--force,
+    --resume, --allow-breaches). Shell completion: eval "$(_SIMLIB_COMPLETE=bash_source simlib)"
     (zsh_source, fish_source for those shells).
     """
     import logging
@@ -230,7 +238,9 @@ def main(scenario_roots: tuple[str, ...] = (), verbose: int = 0) -> None:
 out_option = click.option(
     "--out", type=click.Path(file_okay=False), help="Write monthly, summary and provenance files here."
 )
-force_option = click.option("--force", is_flag=True, help="Allow --out to replace earlier results.")
+force_option = click.option(
+    "--force", is_flag=True, help="Allow --out to replace earlier results.", allow_from_autoenv=False
+)
 
 
 @main.command()
@@ -418,7 +428,12 @@ brief_options = [
         type=click.FloatRange(min=0, max=1),
         help="Recommend only policies whose monthly churn is at most this share (0.02 = 2%).",
     ),
-    click.option("--allow-breaches", is_flag=True, help="Also recommend policies with compliance breaches."),
+    click.option(
+        "--allow-breaches",
+        is_flag=True,
+        help="Also recommend policies with compliance breaches.",
+        allow_from_autoenv=False,
+    ),
     click.option(
         "--objective",
         type=click.Choice(["npv_net_revenue", "net_revenue"]),
@@ -441,14 +456,14 @@ def _brief(folder: str | Path, force: bool, **options: Any) -> None:
     from .extras import require
 
     require("report", "simlib brief")
-    from .batch import MANIFEST, _locked
+    from .batch import MANIFEST, locked_batch_folder
     from .briefing import write_briefing
     from .recommend import Constraints
 
     # The batch folder's lock: one batch or briefing writes a folder at a time (a folder that is
     # no batch is left untouched: write_briefing says what is wrong with it).
     batch_folder = (Path(folder) / MANIFEST).is_file()
-    with _locked(Path(folder)) if batch_folder else contextlib.nullcontext():
+    with locked_batch_folder(Path(folder)) if batch_folder else contextlib.nullcontext():
         files = write_briefing(
             folder,
             language=options["language"],
@@ -508,8 +523,18 @@ scheduler_option = click.option(
     help="Runs at once (0: one per core).",
 )
 @click.option("--timeout", type=click.FloatRange(min=1), help="Seconds a run may take before it is stopped.")
-@click.option("--resume", is_flag=True, help="Keep finished runs; run only what is missing or failed.")
-@click.option("--force", is_flag=True, help="Run everything again; earlier runs move under previous/.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Keep finished runs; run only what is missing or failed.",
+    allow_from_autoenv=False,
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Run everything again; earlier runs move under previous/.",
+    allow_from_autoenv=False,
+)
 @scheduler_option
 @click.option(
     "--notebook",
@@ -586,7 +611,12 @@ def batch(
 @main.command()
 @click.argument("folder", type=click.Path(file_okay=False, exists=True))
 @with_brief_options
-@click.option("--force", is_flag=True, help="Write a new briefing; the old one moves under previous/.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Write a new briefing; the old one moves under previous/.",
+    allow_from_autoenv=False,
+)
 @_friendly_errors
 def brief(folder: str, force: bool, **options: Any) -> None:
     """Write the policy briefing of a finished batch FOLDER: briefing.html (self-contained, no code)
@@ -604,7 +634,12 @@ def brief(folder: str, force: bool, **options: Any) -> None:
     "--range", "ranges", multiple=True, metavar="KEY.PATH=LO:HI", help="A lever's range for --sample."
 )
 @click.option(
-    "--design-seed", "sample_seed", type=click.IntRange(min=0), default=0, help="Seed of the --sample draw."
+    "--design-seed",
+    "sample_seed",
+    type=click.IntRange(min=0),
+    default=0,
+    envvar="SIMLIB_SWEEP_DESIGN_SEED",
+    help="Seed of the --sample draw.",
 )
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the sweep table.")
 @force_option
@@ -769,16 +804,19 @@ def optimize(
     "--levels", type=click.IntRange(min=2), default=4, show_default=True, help="Morris grid levels."
 )
 @click.option(
-    "--design-seed", "seed", type=click.IntRange(min=0), default=0, help="Seed of the Sobol'/Morris design."
+    "--design-seed",
+    "seed",
+    type=click.IntRange(min=0),
+    default=0,
+    envvar="SIMLIB_SENSITIVITY_DESIGN_SEED",
+    help="Seed of the Sobol'/Morris design.",
 )
 @click.option(
     "--seed",
     "sim_seed",
     type=click.IntRange(min=0),
+    envvar="SIMLIB_SENSITIVITY_SEED",
     help="Random seed of the simulations (shared by every point).  [default: the scenario's]",
-)
-@click.option(
-    "--sim-seed", type=click.IntRange(min=0), help="Seed of the simulations (common to all points)."
 )
 @click.option("--customers", type=click.IntRange(min=1), help="Initial customers simulated.")
 @click.option("--months", type=click.IntRange(min=1), help="Horizon in months.")
@@ -826,7 +864,10 @@ def sensitivity(
 )
 @click.option("--segment", help="The segment whose churn heterogeneity is fitted (default: the middle one).")
 @click.option(
-    "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the fee-change fit."
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Random seed of the simulations the retention and fee-change fits run through.",
 )
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="The scenario fragment (YAML).")
 @click.option(
@@ -845,7 +886,10 @@ def calibrate_command(
 ) -> None:
     """Fit behavioural parameters to your own history (CSV files, formats in
     scenarios/history/README.md) and write them, with standard errors, as a scenario fragment
-    extending BASE: each value a normal distribution (mean = estimate, sd = standard error)."""
+    extending BASE: parameters fitted together (churn α, β; price sensitivity and loss aversion) as
+    one joint block that keeps their correlation, the others as single distributions. Baseline churn
+    is fitted net of the churn BASE's behaviour already causes, so the fragment reproduces the
+    history it was fitted to."""
     from . import tables
     from .calibrate import calibrate
 
@@ -942,7 +986,8 @@ def scenarios() -> None:
 @force_option
 @_friendly_errors
 def scenarios_init(folder: str, force: bool) -> None:
-    """Copy the shipped scenarios (baseline.yaml, the example policies, history/) into FOLDER.
+    """Copy the shipped scenarios (baseline.yaml, the example policies, history/ and the JSON Schema
+    their editors complete from) into FOLDER.
 
     FOLDER must be new or empty (or give --force); the copies are yours to edit, and files
     that extend baseline.yaml find it beside them.
@@ -951,7 +996,7 @@ def scenarios_init(folder: str, force: bool) -> None:
     from .resources import shipped_scenarios
 
     source = shipped_scenarios()
-    files = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix in {".yaml", ".csv"})
+    files = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix in {".yaml", ".csv", ".json"})
     with claimed_output_folder(folder, overwrite=force) as target:
         assert target is not None
         for path in files:

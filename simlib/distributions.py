@@ -108,7 +108,7 @@ class StrictNumbers(BaseModel):
         return value
 
 
-class _Distribution(BaseModel):
+class DistributionBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     @model_validator(mode="before")
@@ -129,7 +129,7 @@ class _Distribution(BaseModel):
         return float(self.quantile(scalar_uniform("parameter", seed, replication, path)))
 
 
-class Uniform(_Distribution):
+class Uniform(DistributionBase):
     """Uniform on [low, high]."""
 
     distribution: Literal["uniform"]
@@ -146,7 +146,7 @@ class Uniform(_Distribution):
         return self.low + probability * (self.high - self.low)
 
 
-class Triangular(_Distribution):
+class Triangular(DistributionBase):
     """Triangular on [low, high] with its peak at mode."""
 
     distribution: Literal["triangular"]
@@ -165,7 +165,7 @@ class Triangular(_Distribution):
         return _stats().triang.ppf(probability, (self.mode - self.low) / width, self.low, width)
 
 
-class Normal(_Distribution):
+class Normal(DistributionBase):
     """Normal with mean and standard deviation, optionally truncated to [low, high]."""
 
     distribution: Literal["normal"]
@@ -186,7 +186,7 @@ class Normal(_Distribution):
         return _stats().truncnorm.ppf(probability, low, high, loc=self.mean, scale=self.sd)
 
 
-class LogNormal(_Distribution):
+class LogNormal(DistributionBase):
     """Log-normal given by its median and the standard deviation of its logarithm."""
 
     distribution: Literal["lognormal"]
@@ -197,7 +197,7 @@ class LogNormal(_Distribution):
         return _stats().lognorm.ppf(probability, self.sd_log, scale=self.median)
 
 
-class Beta(_Distribution):
+class Beta(DistributionBase):
     """Beta(a, b), optionally rescaled to [low, high]."""
 
     distribution: Literal["beta"]

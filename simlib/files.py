@@ -165,6 +165,8 @@ def _missing_folders(folder: Path) -> list[Path]:
 
 
 def _unclaim(folder: Path, handle: IO[str], created: list[Path]) -> None:
+    if os.name == "nt":  # pragma: no cover - Windows cannot remove a file that is still open
+        handle.close()
     with contextlib.suppress(OSError):
         (folder / CLAIM).unlink()
     handle.close()

@@ -56,7 +56,9 @@ def die_with_parent(parent_pid: int | None = None) -> None:
         ends at once.
     """
     parent = os.getppid() if parent_pid is None else parent_pid
-    armed = _arm_death_signal(signal.SIGKILL)
+    # SIGKILL and prctl exist on Linux only; elsewhere the watch thread below does the job.
+    kill = getattr(signal, "SIGKILL", None)
+    armed = kill is not None and _arm_death_signal(kill)
     if os.getppid() != parent:
         # The parent died before the death signal was armed (or this is not its child any more).
         os._exit(3)

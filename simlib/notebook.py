@@ -21,8 +21,9 @@ import pandas as pd
 from . import __version__
 from .errors import InputError, Problem, ScenarioError
 from .files import check_output_folder, write_atomic
+from .intervals import COVERAGE, interval
 from .metrics import CHURN_CAUSES, COMPLAINT_CAUSES
-from .results import COVERAGE, Comparison, SimulationResult
+from .results import Comparison, SimulationResult
 from .runner import RunSettings, compare, simulate
 from .scenario import Scenario, diff, load
 
@@ -307,7 +308,7 @@ def segment_table(run: SimulationResult | Comparison) -> pd.DataFrame:
             frame = run.totals(segment)
         for metric in SEGMENT_METRICS:
             values = frame[metric].to_numpy(dtype=float)
-            low, high = np.quantile(values, [(1 - COVERAGE) / 2, 1 - (1 - COVERAGE) / 2])
+            low, high = interval(values)
             rows.append((segment, metric, values.mean(), low, high))
     kind = "difference" if isinstance(run, Comparison) else "value"
     return pd.DataFrame(rows, columns=["segment", "metric", f"{kind}_mean", "low", "high"]).set_index(

@@ -26,8 +26,9 @@ import yaml
 from .errors import InputError, ScenarioError
 from .executors import open_executor
 from .files import check_output_folder, write_atomic
-from .recommend import COVERAGE
-from .scenario import Scenario, _split_path
+from .intervals import estimate
+from .keypaths import split_key_path
+from .scenario import Scenario
 
 if TYPE_CHECKING:
     from .shared import SharedBase
@@ -93,12 +94,6 @@ class Trace:
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows)
-
-
-def _interval(values: np.ndarray, coverage: float = COVERAGE) -> tuple[float, float, float]:
-    tail = (1.0 - coverage) / 2.0
-    low, high = np.quantile(values, [tail, 1.0 - tail])
-    return float(np.mean(values)), float(low), float(high)
 
 
 def _violation(result: PointResult, constraints: Sequence[Constraint]) -> float:
@@ -327,7 +322,7 @@ def maximise(
         levers=levers,
         values=best,
         objective=objective,
-        objective_estimate=_interval(np.asarray(result.objective, dtype=float)),
+        objective_estimate=estimate(np.asarray(result.objective, dtype=float)),
         constraints=tuple(constraints),
         metrics=dict(result.metrics),
         feasible=_violation(result, constraints) == 0.0,
@@ -375,7 +370,7 @@ def _simulate_point(point: _PolicyPoint) -> PointResult:
 
 def _integer_lever(base: Scenario, path: str) -> bool:
     value: Any = base.as_dict()
-    for part in _split_path(path):
+    for part in split_key_path(path):
         value = value[part]
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -398,7 +393,7 @@ class PolicyOptimum:
         diff["name"] = self.scenario.name
         diff["label"] = self.scenario.label
         for lever in self.optimum.levers:
-            parts = _split_path(lever.path)
+            parts = split_key_path(lever.path)
             # A lever inside a list (fee_changes[0]...) takes the whole list: lists merge whole.
             stop = next((i for i, p in enumerate(parts) if isinstance(p, int)), len(parts))
             keys = parts[: max(stop, 1)] if stop < len(parts) else parts

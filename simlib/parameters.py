@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field
 
 from .distributions import Distribution, JointDistribution, StrictNumbers
+from .keypaths import split_key_path
 
 Share = Annotated[float, Field(ge=0, le=1)]
 NonNegative = Annotated[float, Field(ge=0)]
@@ -697,6 +698,11 @@ class ScenarioModel(_Section):
     )
 
 
+def fee_schedule_after(fees: Fees, change_set: typing.Mapping[str, Any]) -> Fees:
+    """The fee standard after applying one change's ``set`` mapping (validated like ``fees``)."""
+    return Fees.model_validate({**fees.model_dump(), **dict(change_set)})
+
+
 def schema_extra(key_path: str) -> dict[str, Any]:
     """The documented extras (unit, source, try_range, …) of the parameter at ``key_path``.
 
@@ -705,7 +711,7 @@ def schema_extra(key_path: str) -> dict[str, Any]:
     """
     model: Any = ScenarioModel
     field = None
-    for part in re.sub(r"\[[^\]]*\]", "", key_path).split("."):
+    for part in split_key_path(re.sub(r"\[[^\]]*\]", "", key_path)):
         if field is not None:
             # The section a field holds: the field's model, or the item model of a list of them.
             nested = [field.annotation, *typing.get_args(field.annotation)]

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-COVERAGE = 0.90
+from .intervals import COVERAGE, estimate
 
 
 @dataclass(frozen=True)
@@ -127,12 +127,6 @@ def _shortfall(checks: Sequence[Check]) -> float:
     return total
 
 
-def _interval(values: np.ndarray, coverage: float) -> tuple[float, float, float]:
-    tail = (1.0 - coverage) / 2.0
-    low, high = np.quantile(values, [tail, 1.0 - tail])
-    return float(np.mean(values)), float(low), float(high)
-
-
 def recommend(
     candidates: Sequence[Candidate], constraints: Constraints, coverage: float = COVERAGE
 ) -> Recommendation:
@@ -157,6 +151,6 @@ def recommend(
     if len(feasible) == 1:
         return Recommendation(best.name, best.is_baseline, ranking, checks)
     runner_up = feasible[1]
-    margin = _interval(best.objective - runner_up.objective, coverage)
+    margin = estimate(best.objective - runner_up.objective, coverage)
     tied = margin[1] <= 0.0 <= margin[2]
     return Recommendation(best.name, best.is_baseline, ranking, checks, runner_up.name, margin, tied)

@@ -64,12 +64,11 @@ def input_path(path: str | Path, shipped: str = "scenarios") -> Path:
 
 
 def nearest_folder(path: str | Path) -> Path:
-    """``path`` relative to the working directory or, failing that, to the nearest parent folder
-    that has it (``outputs/demo`` is found from the project folder and from ``notebooks/``)."""
+    """``path`` relative to the working directory or, failing that, to its parent folder
+    (``outputs/demo`` is found from the project folder and from ``notebooks/`` beside it). No
+    further up: an unrelated ``outputs/demo`` higher in the tree is never picked silently."""
     given = Path(path).expanduser()
     if given.is_absolute() or given.exists():
         return given
-    for parent in Path.cwd().parents:
-        if (parent / given).exists():
-            return parent / given
-    return given
+    beside = Path.cwd().parent / given
+    return beside if beside.exists() else given

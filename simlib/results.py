@@ -18,12 +18,11 @@ import numpy as np
 import pandas as pd
 
 from .files import check_output_folder, write_atomic
+from .intervals import COVERAGE, interval
 from .lifetime import discounted_months, posterior_renewals
 from .metrics import derive
 from .model.counts import COUNTED, INDEX
 from .scenario import Scenario
-
-COVERAGE = 0.9
 
 SUMMARY_METRICS: dict[str, tuple[str, str]] = {
     "net_revenue": ("Net revenue over the horizon (overcharges excluded)", "{cur}"),
@@ -70,12 +69,6 @@ SUMMARY_METRICS: dict[str, tuple[str, str]] = {
 }
 
 
-def _interval(values: np.ndarray, coverage: float = COVERAGE) -> tuple[float, float]:
-    tail = (1.0 - coverage) / 2.0
-    low, high = np.quantile(values, [tail, 1.0 - tail])
-    return float(low), float(high)
-
-
 def summarise(frame: pd.DataFrame, units: dict[str, str], coverage: float = COVERAGE) -> pd.DataFrame:
     """Mean, interval and Monte Carlo standard error of each column across replications (rows)."""
     rows = []
@@ -84,7 +77,7 @@ def summarise(frame: pd.DataFrame, units: dict[str, str], coverage: float = COVE
         values = values[~np.isnan(values)]
         if len(values) == 0:
             continue
-        low, high = _interval(values, coverage)
+        low, high = interval(values, coverage)
         rows.append(
             {
                 "metric": column,
@@ -254,8 +247,9 @@ class SimulationResult:
             return self._shapes
         reps = self.counts.shape[0]
         segments = self.scenario.model.population.segments
-        # A parameter given as a distribution is an object, not a number, until realised.
-        uncertain = any(
+        # A parameter given as a distribution is an object, not a number, until realised; one drawn
+        # in a joint block (what `simlib calibrate` writes for α, β) holds its stated value until then.
+        uncertain = bool(self.scenario.model.joint_uncertainty) or any(
             not isinstance(getattr(s, name), int | float)
             for s in segments
             for name in ("churn_alpha", "churn_beta")
@@ -443,7 +437,7 @@ class Comparison:
             row: dict[str, Any] = {"segment": name, "customers_compared": counts[:, index, 0].mean()}
             for column, kind in ((1, "winners"), (2, "losers")):
                 share = counts[:, index, column] / compared
-                low, high = _interval(share, coverage)
+                low, high = interval(share, coverage)
                 row.update({f"{kind}_share": share.mean(), f"{kind}_low": low, f"{kind}_high": high})
             rows.append(row)
         return pd.DataFrame(rows).set_index("segment")

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ValidationError
 
 from .distributions import (
     Beta,
+    DistributionBase,
     Empirical,
     LogNormal,
     MultivariateLogNormal,
@@ -35,10 +36,10 @@ from .distributions import (
     Normal,
     Triangular,
     Uniform,
-    _Distribution,
 )
 from .errors import Problem, ScenarioError, os_problem, show_value
-from .parameters import Fees, ScenarioModel
+from .keypaths import split_key_path
+from .parameters import Fees, ScenarioModel, fee_schedule_after
 from .resources import shipped_scenarios
 from .uncertainty import FIELD as JOINT_FIELD
 from .uncertainty import display as joint_display
@@ -724,18 +725,10 @@ def _looks_like_distribution(data: Any) -> bool:
 # --------------------------------------------------------------------------- overrides
 
 
-def _split_path(key: str) -> list[str]:
-    parts: list[str] = []
-    for piece in key.replace("]", "").replace("[", ".").split("."):
-        if piece:
-            parts.append(piece)
-    return parts
-
-
 def _apply_override(raw: dict, key: str, value: Any, origin: str, origins: dict[str, str]) -> list[Problem]:
     """Set one ``key.path`` in the raw mapping; list items may be named or numbered."""
     source = _source_of(origin)
-    parts = _split_path(key)
+    parts = split_key_path(key)
     if not parts:
         return [Problem(source, key, "empty key path")]
     if parts[0] == "extends":
@@ -1171,11 +1164,6 @@ def _tier_problems(fees: Fees, prefix: str, source: str) -> list[Problem]:
     return problems
 
 
-def fee_schedule_after(fees: Fees, change_set: Mapping[str, Any]) -> Fees:
-    """The fee standard after applying one change's ``set`` mapping (validated)."""
-    return Fees.model_validate({**fees.model_dump(), **dict(change_set)})
-
-
 _FIXED_AT_JOINING = {"prepay_uptake"}
 
 
@@ -1329,7 +1317,7 @@ def _distribution_problems(model: BaseModel, prefix: str, source: str) -> list[P
     for name, field in type(model).model_fields.items():
         value = getattr(model, name)
         path = f"{prefix}.{name}" if prefix else name
-        if isinstance(value, _Distribution):
+        if isinstance(value, DistributionBase):
             low, high = (float(value.quantile(u)) for u in _EXTREME_DRAWS)
             for bound in _number_bounds(field.annotation):
                 ge, gt, le = (getattr(bound, k, None) for k in ("ge", "gt", "le"))
@@ -1360,11 +1348,11 @@ def _walk(value: Any, prefix: str, origins: Mapping[str, str], currency: str) ->
     if isinstance(value, MultivariateNormal | MultivariateLogNormal | Empirical):
         label = value.name or "Parameters drawn together once per replication"
         yield Parameter(prefix, joint_display(value), "joint", label, None, _origin_of(prefix, origins))
-    elif isinstance(value, BaseModel) and not isinstance(value, _Distribution):
+    elif isinstance(value, BaseModel) and not isinstance(value, DistributionBase):
         for name, field in type(value).model_fields.items():
             path = f"{prefix}.{name}" if prefix else name
             child = getattr(value, name)
-            nested = isinstance(child, BaseModel) and not isinstance(child, _Distribution)
+            nested = isinstance(child, BaseModel) and not isinstance(child, DistributionBase)
             listed = isinstance(child, tuple) and child and isinstance(child[0], BaseModel)
             if nested or listed:
                 yield from _walk(child, path, origins, currency)
@@ -1385,7 +1373,7 @@ def _walk(value: Any, prefix: str, origins: Mapping[str, str], currency: str) ->
 
 
 def _display(value: Any) -> Any:
-    if isinstance(value, _Distribution):
+    if isinstance(value, DistributionBase):
         fields = value.model_dump()
         kind = fields.pop("distribution")
         return f"{kind}(" + ", ".join(f"{k}={v}" for k, v in fields.items()) + ")"
@@ -1416,7 +1404,7 @@ def _sample_into(data: Any, prefix: str, model: Any, seed: int, replication: int
         for name in type(model).model_fields:
             child = getattr(model, name)
             path = f"{prefix}.{name}" if prefix else name
-            if isinstance(child, _Distribution):
+            if isinstance(child, DistributionBase):
                 data[name] = child.sample(seed, replication, path)
             elif isinstance(child, BaseModel):
                 _sample_into(data[name], path, child, seed, replication)

@@ -41,12 +41,13 @@ from .distributions import Beta, LogNormal, Normal, Triangular, Uniform
 from .errors import InputError, Problem, ScenarioError
 from .executors import describe, open_executor
 from .files import check_output_folder, write_atomic
+from .keypaths import split_key_path
 from .metrics import COSTS
 from .parameters import schema_extra
 from .results import SUMMARY_METRICS
 from .runner import RunSettings, compare, simulate
-from .scenario import Scenario, _split_path, load
-from .sweep import SHARE_METRICS, _is_integer_parameter, parse_range
+from .scenario import Scenario, load
+from .sweep import SHARE_METRICS, is_integer_parameter, parse_range
 from .uncertainty import (
     FIELD,
     PRINCIPAL_RANGE,
@@ -107,7 +108,7 @@ def _locate(scenario: Scenario, key: str) -> tuple[str, Any] | None:
     """
     node: Any = scenario.model
     walked = ""
-    for part in _split_path(key):
+    for part in split_key_path(key):
         if isinstance(node, tuple):
             names = [getattr(item, "name", None) for item in node]
             if part.isdigit() and int(part) < len(node):
@@ -291,7 +292,7 @@ def resolve_parameters(
         number = isinstance(value, int | float) and not isinstance(value, bool)
         if shown is None and not (number or value is None or distribution is not None):
             shown = f"is not a numeric parameter (value {value!r})"
-        if shown is None and _is_integer_parameter(path):
+        if shown is None and is_integer_parameter(path):
             shown = "takes whole numbers; a sensitivity analysis varies parameters continuously"
         if shown is None and path in (p.path for p in out):
             shown = "is given twice"
@@ -688,7 +689,7 @@ def _style() -> Iterator[None]:
     """The project's chart style (simlib.charts): fonts, palette, spines, grid."""
     from .charts import LATIN_FONT, ChartBook
 
-    with ChartBook((LATIN_FONT,))._style():
+    with ChartBook((LATIN_FONT,)).style():
         yield
 
 

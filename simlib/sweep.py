@@ -30,11 +30,12 @@ from tqdm.auto import tqdm
 
 from .errors import InputError, Problem, ScenarioError
 from .executors import open_executor
+from .keypaths import split_key_path
 from .metrics import KEY_METRICS
 from .parameters import Fees, ScenarioModel
 from .results import SUMMARY_METRICS, check_output_folder, write_atomic
 from .runner import RunSettings
-from .scenario import Scenario, _split_path, parse_assignment
+from .scenario import Scenario, parse_assignment
 from .shared import SharedBase, compare_with_base, simulate_base
 
 SHARE_METRICS = ("winners_share", "losers_share")
@@ -115,7 +116,7 @@ def sample_variants(ranges: Mapping[str, tuple[float, float]], n: int, seed: int
     bounds = []
     for key in keys:
         low, high = _check_range(key, ranges[key], f"{key}={ranges[key]!r}")
-        integer = _is_integer_parameter(key)
+        integer = is_integer_parameter(key)
         if integer and not (float(low).is_integer() and float(high).is_integer()):
             raise InputError(f"{key} takes whole numbers: give whole-number bounds (got {low}:{high})")
         bounds.append((low, high, integer))
@@ -214,10 +215,10 @@ def _number_types(annotation: Any) -> set[type]:
     return {annotation} if isinstance(annotation, type) else set()
 
 
-def _is_integer_parameter(key: str) -> bool:
+def is_integer_parameter(key: str) -> bool:
     """Whether the schema requires a whole number at ``key`` (ints, not floats: e.g. days, months)."""
     model: Any = ScenarioModel
-    parts = _split_path(key)
+    parts = split_key_path(key)
     for depth, part in enumerate(parts):
         if typing.get_origin(model) in (tuple, list):  # a list item, named or numbered
             args = [a for a in typing.get_args(model) if a is not Ellipsis]
@@ -277,7 +278,7 @@ def _build_variants(
         if not isinstance(changes, Mapping):
             problems.append(Problem(source, "", f"must be a mapping of key.path to value (got {changes!r})"))
             continue
-        fixed = [key for key in changes if ".".join(_split_path(key)) in RUN_SETTINGS]
+        fixed = [key for key in changes if ".".join(split_key_path(key)) in RUN_SETTINGS]
         problems += [
             Problem(source, key, "is a run setting shared by every variant; pass it to run_sweep instead")
             for key in fixed

@@ -33,6 +33,7 @@ from .distributions import (
     factor_covariance,
 )
 from .errors import Problem, show_value
+from .keypaths import split_key_path
 
 FIELD = "joint_uncertainty"
 EXTREME_SCORE = NormalDist().inv_cdf(1.0 - 2.0**-53)
@@ -41,12 +42,6 @@ PRINCIPAL_RANGE = (NormalDist().inv_cdf(0.05), NormalDist().inv_cdf(0.95))
 """The range of a block's principal score that a sensitivity analysis varies: its 5th–95th percentiles."""
 
 JointBlock = MultivariateNormal | MultivariateLogNormal | Empirical
-
-
-def split_key(key: str) -> list[str]:
-    """``population.segments[standard].churn_alpha`` → its parts (population, segments, standard,
-    churn_alpha)."""
-    return [part for part in key.replace("]", "").replace("[", ".").split(".") if part]
 
 
 def block_path(index: int) -> str:
@@ -99,7 +94,7 @@ def resolve(model: BaseModel, key: str) -> Member | str:
     node: Any = model
     field = None
     walked = ""
-    for part in split_key(key):
+    for part in split_key_path(key):
         if isinstance(node, tuple):
             names = [getattr(item, "name", None) for item in node]
             if part.isdigit() and int(part) < len(node):
@@ -243,7 +238,7 @@ def joint_values(model: BaseModel, seed: int, replication: int) -> dict[str, flo
 
 def set_value(data: Any, path: str, value: float) -> None:
     """Put ``value`` at a canonical key path of a scenario's plain data (``model_dump``)."""
-    parts = split_key(path)
+    parts = split_key_path(path)
     node = data
     for part in parts[:-1]:
         node = node[int(part)] if part.isdigit() and isinstance(node, list | tuple) else node[part]
@@ -421,7 +416,7 @@ def block_medians(model: BaseModel) -> dict[str, float]:
 def block_index(model: BaseModel, key: str) -> int | None:
     """The index of the block ``key`` names (``joint_uncertainty[2]`` or ``joint_uncertainty[name]``),
     or None if ``key`` names no block."""
-    parts = split_key(key)
+    parts = split_key_path(key)
     if len(parts) != 2 or parts[0] != FIELD:
         return None
     blocks = getattr(model, FIELD)

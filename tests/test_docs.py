@@ -212,3 +212,39 @@ def test_seed_points_match_the_seed_readme() -> None:
 @pytest.mark.parametrize("topic", REQUIRED_TOPICS)
 def test_required_topics_are_explained(document: str, topic: str) -> None:
     assert topic in document, f"docs/model.md should explain {topic!r}"
+
+
+# Phrases that say a tool or feature does not exist yet. Docs must not say that of a command that ships
+# (docs/model.md §13 once said "no calibration tool ships yet" next to a working `simlib calibrate`).
+_NOT_YET = re.compile(
+    r"(no [^.]{0,60}\bships?\b[^.]{0,20}\byet|not (?:yet )?(?:shipped|available|implemented)|planned as|"
+    r"is planned|will be added|to be added later)[^.]*",
+    re.IGNORECASE,
+)
+
+
+def _commands() -> set[str]:
+    from simlib.cli import main
+
+    return set(main.commands)
+
+
+@pytest.mark.parametrize("path", ["docs/model.md", "README.md"])
+def test_docs_do_not_call_a_shipped_command_missing(path: str) -> None:
+    text = (ROOT / path).read_text(encoding="utf-8")
+    commands = _commands()
+    stale = []
+    for match in _NOT_YET.finditer(text):
+        sentence = text[max(0, match.start() - 200) : match.end()]
+        named = set(re.findall(r"`simlib (\w+)", sentence)) | set(re.findall(r"\b(\w+) tool\b", sentence))
+        if named & commands:
+            stale.append(match.group(0)[:120])
+    assert not stale, f"{path} says a shipped command is missing: {stale}"
+
+
+def test_the_drift_check_catches_the_old_sentence() -> None:
+    """The sentence that was stale before issue 10 is caught."""
+    old = "no calibration tool ships yet (fitting them to a firm's history is planned as `simlib calibrate`)."
+    assert _NOT_YET.search(old)
+    named = set(re.findall(r"`simlib (\w+)", old)) | set(re.findall(r"\b(\w+) tool\b", old))
+    assert named & _commands() == {"calibrate"}

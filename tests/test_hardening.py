@@ -569,12 +569,12 @@ def test_stale_temporaries_are_removed_and_nothing_else(tmp_path):
 
 
 def test_a_resumed_batch_folder_loses_its_stale_temporaries(tmp_path):
-    from simlib.batch import _locked
+    from simlib.batch import locked_batch_folder
 
     (tmp_path / "manifest.json").write_text("{}")
     for name in STALE:
         (tmp_path / name).write_text("half")
-    with _locked(tmp_path, resume=True):
+    with locked_batch_folder(tmp_path, resume=True):
         pass
     assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "manifest.json"]
 
@@ -1029,16 +1029,16 @@ def test_a_briefing_that_cannot_draw_a_name_says_whose_name(where):
 
 
 def _hold_batch_lock(folder: str, ready, done) -> None:
-    from simlib.batch import _locked
+    from simlib.batch import locked_batch_folder
 
-    with _locked(Path(folder), resume=False):
+    with locked_batch_folder(Path(folder), resume=False):
         (Path(folder) / "manifest.json").write_text("{}")
         ready.set()
         done.wait(10)
 
 
 def test_two_batches_in_one_folder_one_refused_either_way(tmp_path):
-    from simlib.batch import _locked, _prepare_folder
+    from simlib.batch import _prepare_folder, locked_batch_folder
     from simlib.errors import InputError
 
     context = multiprocessing.get_context("fork")
@@ -1047,9 +1047,10 @@ def test_two_batches_in_one_folder_one_refused_either_way(tmp_path):
     holder = context.Process(target=_hold_batch_lock, args=(str(tmp_path), ready, done))
     holder.start()
     assert ready.wait(10)
-    with pytest.raises(InputError, match="being written"), _locked(tmp_path, resume=False):
+    with pytest.raises(InputError, match="being written"), locked_batch_folder(tmp_path, resume=False):
         pass  # ... while the first runs, the second is refused
     done.set()
     holder.join(10)
-    with pytest.raises(InputError, match="already holds a batch"), _locked(tmp_path, resume=False):
+    refused = pytest.raises(InputError, match="already holds a batch")
+    with refused, locked_batch_folder(tmp_path, resume=False):
         pass  # ... and once it has finished, the second still does not write into its batch

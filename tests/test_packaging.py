@@ -59,11 +59,13 @@ def test_shipped_folders_are_found_without_the_working_directory(tmp_path: Path,
     assert input_path("baseline.yaml") == Path("baseline.yaml")
     assert input_path("history/retention.csv").is_file()
     assert input_path("nowhere.yaml") == Path("nowhere.yaml")  # the reader's error names it
-    # A batch folder is also looked for in the parent folders (notebooks/ beside outputs/).
+    # A batch folder is also looked for in the parent folder (notebooks/ beside outputs/), no higher.
     (tmp_path / "outputs" / "demo").mkdir(parents=True)
-    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "deeper").mkdir(parents=True)
     monkeypatch.chdir(tmp_path / "notebooks")
     assert nearest_folder("outputs/demo").resolve() == (tmp_path / "outputs" / "demo").resolve()
+    monkeypatch.chdir(tmp_path / "notebooks" / "deeper")
+    assert nearest_folder("outputs/demo") == Path("outputs/demo")
 
 
 def test_notebook_defaults_name_no_folder_relative_to_notebooks() -> None:
@@ -125,6 +127,7 @@ def test_the_wheel_carries_the_engine_notebooks_and_scenarios(wheel: Path) -> No
     assert "simlib/shipped/scenarios/history/retention.csv" in names
     assert "simlib/templates/briefing.html" in names
     assert not [n for n in names if "__pycache__" in n or n.endswith((".nbi", ".nbc"))]
+    assert not [n for n in names if ".ipynb_checkpoints" in n or "/outputs/" in n]
 
 
 @pytest.mark.slow
@@ -174,3 +177,33 @@ def test_the_wheel_installed_in_a_fresh_environment_runs_a_batch_and_briefing(
     assert "penalty" in html.lower()
     # The shipped defaults: `simlib demo --help` names them without needing a checkout.
     assert simlib("demo", "--help").returncode == 0
+
+
+def test_shipped_scenarios_name_the_shipped_json_schema() -> None:
+    """Editors (the YAML language server) complete and check keys from scenarios/scenario.schema.json,
+    which is json_schema() as of now (regenerate: simlib schema > scenarios/scenario.schema.json)."""
+    from simlib.scenario import json_schema
+
+    folder = ROOT / "scenarios"
+    assert json.loads((folder / "scenario.schema.json").read_text(encoding="utf-8")) == json_schema()
+    for path in sorted(folder.glob("*.yaml")):
+        first = path.read_text(encoding="utf-8").splitlines()[0]
+        assert first == "# yaml-language-server: $schema=scenario.schema.json", path.name
+
+
+def test_environment_variables_set_options_but_never_force_or_roots(tmp_path: Path) -> None:
+    """SIMLIB_<COMMAND>_<NAME> sets an option; a stray SIMLIB_RUN_FORCE never replaces results, and
+    SIMLIB_SCENARIO_ROOTS is read once, by the scenario loader (not fed back as --scenario-root)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "kept.txt").write_text("earlier results")
+    env = {**os.environ, "SIMLIB_RUN_CUSTOMERS": "300", "SIMLIB_RUN_FORCE": "1",
+           "SIMLIB_SCENARIO_ROOTS": "relative/root"}  # fmt: skip
+    scenario = str(ROOT / "scenarios" / "baseline.yaml")
+    refused = python("-m", "simlib", "run", scenario, "--months", "2", "--replications", "2",
+                     "--out", str(out), "--quiet", cwd=tmp_path, env=env)  # fmt: skip
+    assert refused.returncode == 2 and "already holds files" in refused.stderr
+    ran = python("-m", "simlib", "run", scenario, "--months", "2", "--replications", "2",
+                 "--format", "json", "--quiet", cwd=tmp_path, env=env)  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout)["customers"] == 300

@@ -274,7 +274,7 @@ def test_sobol_on_the_model_is_identical_whatever_the_workers(base: simlib.Scena
         ({"behaviour.loss_aversion": (3.0, 2.0)}, "behaviour.loss_aversion: the low bound must be below"),
         ({"behaviour.loss_aversion": (-1.0, 2.0)}, "behaviour.loss_aversion: must be > 0"),
         ({"behaviour.resolution_relief": (0.5, 1.5)}, "behaviour.resolution_relief: must be ≤ 1"),
-        (["behaviour.grievance_memory"], "behaviour.grievance_memory: is not a distribution"),
+        (["behaviour.resolution_relief"], "behaviour.resolution_relief: is not a distribution"),
         ({"fees.penalty_fee": (0.0, 12.0)}, "fees.penalty_fee: differs between baseline"),
         ({"transparency.pre_deduction_notice_days": (0, 10)}, "pre_deduction_notice_days: takes whole"),
         ({"population.segments[7].churn_alpha": (0.5, 1.0)}, "segments[7].churn_alpha: no list item"),

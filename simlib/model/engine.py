@@ -843,7 +843,5 @@ def compile_engine() -> None:
     Numba compiles a function on its first call for the argument types of that call; this makes
     that call, so that the cache exists before worker processes start.
     """
-    from ..scenario import from_dict
-
-    plan = RunPlan(from_dict({}).realise(0, 0), customers=1, months=1, seed=0, replication=0)
+    plan = RunPlan(ScenarioModel(), customers=1, months=1, seed=0, replication=0)
     simulate_chunk(plan, 0, 1, track_charges=True)

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..parameters import ScenarioModel
-from ..scenario import fee_schedule_after
+from ..parameters import ScenarioModel, fee_schedule_after
 from .fees import Tariff, TariffTable, monthly_bill_cents, tariff_table
 
 NO_EVENT = -1
