@@ -92,10 +92,21 @@ def package_versions() -> dict[str, str]:
     """Versions that can change a run's numbers or its notebook's behaviour."""
     from importlib.metadata import version
 
-    versions = {"python": platform.python_version(), "simlib": __version__}
-    for package in ("numpy", "pandas", "scipy", "pyarrow", "matplotlib", "papermill", "ipykernel"):
+    versions = {"python": platform.python_version(), "simlib": __version__, "simlib_source": source_digest()}
+    for package in ("numpy", "numba", "pandas", "scipy", "pyarrow", "matplotlib", "papermill", "ipykernel"):
         versions[package] = version(package)
     return versions
+
+
+def source_digest() -> str:
+    """A digest of simlib's own code: a model change without a version bump is a new run, never
+    a stale one resumed (``--resume`` keeps only runs of the same code)."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
