@@ -131,12 +131,13 @@ def test_the_wheel_carries_the_engine_notebooks_and_scenarios(wheel: Path) -> No
 
 
 @pytest.mark.slow
-def test_the_wheel_installed_in_a_fresh_environment_runs_a_batch_and_briefing(
+def test_the_wheel_installed_in_a_fresh_environment_runs_the_demo(
     wheel: Path, tmp_path: Path
 ) -> None:
     """pip install the wheel (with the report extra, at the locked versions) into a new virtual
-    environment outside the checkout, then from an empty folder: copy the scenarios, run a small
-    batch and write its briefing. Nothing of the checkout is on the path."""
+    environment outside the checkout, then from an empty folder: `simlib demo` (every shipped
+    policy as a batch, and the briefing) and `simlib scenarios init`. Nothing of the checkout is on
+    the path."""
     venv = tmp_path / "venv"
     made = python("-m", "venv", str(venv), timeout=300)
     assert made.returncode == 0, made.stderr
@@ -165,18 +166,21 @@ def test_the_wheel_installed_in_a_fresh_environment_runs_a_batch_and_briefing(
         capture_output=True, text=True, cwd=work, env=env, check=True,
     )  # fmt: skip
     assert str(venv) in where.stdout and str(ROOT) not in where.stdout
-    assert simlib("scenarios", "init", "scenarios").returncode == 0
-    size = ["--customers", "400", "--months", "4", "--replications", "2", "--workers", "1"]
-    batch = simlib("batch", "scenarios/penalty_fee.yaml", "--baseline", "scenarios/baseline.yaml",
-                   "--out", "outputs/small", *size, "--quiet")  # fmt: skip
-    assert batch.returncode == 0, batch.stderr + batch.stdout
-    assert (work / "outputs" / "small" / "comparison.csv").is_file()
-    brief = simlib("brief", "outputs/small")
-    assert brief.returncode == 0, brief.stderr + brief.stdout
-    html = (work / "outputs" / "small" / "briefing.html").read_text(encoding="utf-8")
+    # The README's first command after installing: the whole demo from an empty folder, on the
+    # shipped scenarios (every policy as a notebook batch, then the briefing), at a tiny size.
+    demo = simlib("demo", "--customers", "300", "--months", "8", "--replications", "2", "--workers", "2",
+                  "--quiet")  # fmt: skip
+    assert demo.returncode == 0, demo.stderr + demo.stdout
+    folder = work / "outputs" / "demo"
+    shipped = [p for p in (ROOT / "scenarios").glob("*.yaml") if p.name != "baseline.yaml"]
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert len(manifest["runs"]) == len(shipped)
+    assert {r["status"] for r in manifest["runs"]} == {"succeeded"}
+    html = (folder / "briefing.html").read_text(encoding="utf-8")
     assert "penalty" in html.lower()
-    # The shipped defaults: `simlib demo --help` names them without needing a checkout.
-    assert simlib("demo", "--help").returncode == 0
+    # Then the user's own copy of the scenarios, to edit.
+    assert simlib("scenarios", "init", "scenarios").returncode == 0
+    assert simlib("validate", "scenarios/penalty_fee.yaml").returncode == 0
 
 
 def test_shipped_scenarios_name_the_shipped_json_schema() -> None:
