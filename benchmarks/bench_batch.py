@@ -6,7 +6,7 @@ minus the simulation cell's own duration from papermill's cell timings. Target: 
 notebook. Where it goes is printed too: outside papermill (worker and kernel start/stop, filing),
 papermill outside the cells (kernel client, saving the notebook), and each other cell.
 
-Workers are started ahead of their runs (simlib.execution.AheadWorkers), so only the first run of
+Workers are started ahead of their runs (simlib.jupyter.execution.AheadWorkers), so only the first run of
 each worker slot waits for a worker's imports and kernel start; the figures show the first runs and
 the others apart.
 
@@ -39,7 +39,7 @@ SIMULATION_CELL = "settings.simulate()"
 
 
 def run(workers: int, size: dict, folder: Path, policies: tuple[str, ...]) -> tuple[float, dict]:
-    from simlib.batch import plan_batch, run_batch
+    from simlib.batch.batch import plan_batch, run_batch
 
     scenarios = [ROOT / "scenarios" / f"{p}.yaml" for p in policies]
     plan = plan_batch(scenarios, ROOT / "scenarios" / "baseline.yaml", **size)

@@ -3,7 +3,7 @@ evaluations per second (run by `make bench`; prints the figures, asserts nothing
 
 - Sweep: a grid over the monthly subscription fee of scenarios/baseline.yaml (8 values by default),
   10,000 customers × 24 months × 20 replications, variants fanned out over 2 worker processes. The
-  base is simulated once and shared by every variant (simlib.shared), so a variant costs one run.
+  base is simulated once and shared by every variant (simlib.run.shared), so a variant costs one run.
   ``--paired`` also times the former way (each variant compared with its own run of the base, two
   runs per variant) on the same machine, for the before/after figure. Target: 5 variants/s.
 - Optimisation: ``optimise_policy`` over the monthly fee (coarse grid, then Brent), evaluations/s.
@@ -45,8 +45,8 @@ def sweep(args: argparse.Namespace) -> None:
     import numpy as np
 
     import simlib
-    from simlib.executors import open_executor
-    from simlib.sweep import grid_variants, run_sweep
+    from simlib.analysis.sweep import grid_variants, run_sweep
+    from simlib.run.executors import open_executor
 
     base = simlib.load(ROOT / "scenarios" / "baseline.yaml")
     fees = [round(float(f), 2) for f in np.linspace(20.0, 34.0, args.variants)]
@@ -105,7 +105,7 @@ def _reform_means(result: object, index: int) -> object:
 
 def optimise(args: argparse.Namespace) -> None:
     import simlib
-    from simlib.optimize import Lever, optimise_policy
+    from simlib.analysis.optimize import Lever, optimise_policy
 
     base = simlib.load(ROOT / "scenarios" / "baseline.yaml")
     start = time.perf_counter()
@@ -129,7 +129,7 @@ def optimise(args: argparse.Namespace) -> None:
 
 def sensitivity(args: argparse.Namespace) -> None:
     import simlib
-    from simlib.sensitivity import run_sensitivity
+    from simlib.analysis.sensitivity import run_sensitivity
 
     base = simlib.load(ROOT / "scenarios" / "baseline.yaml")
     reform = simlib.load(ROOT / "scenarios" / "fee_increase_with_notice.yaml")

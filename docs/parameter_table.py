@@ -9,7 +9,7 @@ or let the script do the pasting::
 
     .venv/bin/python docs/parameter_table.py --write
 
-The table walks :class:`simlib.parameters.ScenarioModel` recursively. A nested section adds its name
+The table walks :class:`simlib.model.parameters.ScenarioModel` recursively. A nested section adds its name
 to the key path (``behaviour.loss_aversion``); a list of sections gets a row of its own and then one
 row per field of its items, with ``[]`` in the path (``population.segments[].churn_alpha``).
 ``{cur}`` in a unit stands for the scenario currency (``simulation.currency``). tests/test_docs.py
@@ -29,7 +29,7 @@ import annotated_types
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from simlib.parameters import ScenarioModel
+from simlib.model.parameters import ScenarioModel
 
 START = "<!-- parameter-table:start -->"
 END = "<!-- parameter-table:end -->"

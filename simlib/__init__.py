@@ -13,25 +13,25 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .errors import InputError, ScenarioError
-    from .results import Comparison, SimulationResult
-    from .runner import compare, simulate
-    from .scenario import Scenario, diff, from_dict, json_schema, load
+    from simlib.errors import InputError, ScenarioError
+    from simlib.run.results import Comparison, SimulationResult
+    from simlib.run.runner import compare, simulate
+    from simlib.scenario.scenario import Scenario, diff, from_dict, json_schema, load
 
 # The public API is imported on first use: a batch worker process that only executes a notebook
-# (`python -m simlib.execution`) then starts without pandas and pydantic.
+# (`python -m simlib.jupyter.execution`) then starts without pandas and pydantic.
 _WHERE = {
     "InputError": "errors",
     "ScenarioError": "errors",
-    "Comparison": "results",
-    "SimulationResult": "results",
-    "compare": "runner",
-    "simulate": "runner",
-    "Scenario": "scenario",
-    "diff": "scenario",
-    "from_dict": "scenario",
-    "json_schema": "scenario",
-    "load": "scenario",
+    "Comparison": "run.results",
+    "SimulationResult": "run.results",
+    "compare": "run.runner",
+    "simulate": "run.runner",
+    "Scenario": "scenario.scenario",
+    "diff": "scenario.scenario",
+    "from_dict": "scenario.scenario",
+    "json_schema": "scenario.scenario",
+    "load": "scenario.scenario",
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from .errors import InputError
+from simlib.errors import InputError
 
 #: For each extra, the importable modules it provides (pyproject.toml's optional-dependencies).
 EXTRAS: dict[str, tuple[str, ...]] = {
@@ -51,5 +51,5 @@ def require(extra: str, feature: str) -> None:
     if missing:
         raise MissingExtraError(
             f"{feature} needs {', '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} not "
-            f"installed: pip install \"simlib[{extra}]\""
+            f'installed: pip install "simlib[{extra}]"'
         )

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import os_problem
+from simlib.errors import os_problem
 
 #: The file that marks an output folder as claimed by a running simlib command (removed when done).
 CLAIM = ".simlib-claim"

@@ -8,7 +8,7 @@ from typing import Any
 import nbformat
 import papermill as pm
 
-from simlib.kernels import IPCKernelManager
+from simlib.jupyter.kernels import IPCKernelManager
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 CELL_TIMEOUT_SECONDS = 300  # a cell takes seconds; a hung kernel must fail the test, not stall CI

@@ -18,8 +18,8 @@ from scipy import special
 
 from simlib.model.counts import COUNTED
 from simlib.model.keys import Purpose
+from simlib.model.parameters import ScenarioModel
 from simlib.model.policy import Policy
-from simlib.parameters import ScenarioModel
 
 MASK = 2**64 - 1
 PHI = 0x9E3779B97F4A7C15

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 import simlib
-from simlib.batch import BatchResult, plan_batch, run_batch, safe_name
+from simlib.batch.batch import BatchResult, plan_batch, run_batch, safe_name
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"

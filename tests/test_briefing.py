@@ -16,12 +16,12 @@ import pytest
 from playwright.sync_api import sync_playwright
 from pypdf import PdfReader
 
-from simlib.batch import plan_batch, run_batch
-from simlib.briefing import Briefing
-from simlib.charts import CJK_FONTS, LATIN_FONT, fonts_for, missing_characters
-from simlib.pdf import chromium_flags, find_chromium
-from simlib.recommend import Constraints
-from simlib.tables import estimate
+from simlib.analysis.recommend import Constraints
+from simlib.batch.batch import plan_batch, run_batch
+from simlib.report.briefing import Briefing
+from simlib.report.pdf import chromium_flags, find_chromium
+from simlib.report.tables import estimate
+from simlib.style.charts import CJK_FONTS, LATIN_FONT, fonts_for, missing_characters
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"

@@ -21,10 +21,10 @@ from notebook_runs import run_notebook
 from scipy import integrate, special, stats
 
 import simlib
-from simlib import calibrate as cal
+from simlib.analysis import calibrate as cal
 from simlib.errors import InputError
 from simlib.model.counts import INDEX
-from simlib.runner import simulate
+from simlib.run.runner import simulate
 
 matplotlib.use("Agg")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from simlib.charts import CJK_FONTS, LATIN_FONT, MissingFontError, fonts_for, missing_characters
-from simlib.i18n import catalogue
+from simlib.report.i18n import catalogue
+from simlib.style.charts import CJK_FONTS, LATIN_FONT, MissingFontError, fonts_for, missing_characters
 
 
 def test_english_needs_only_the_latin_font() -> None:

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import simlib
-from simlib.scenario import json_schema
+from simlib.scenario.scenario import json_schema
 
 SIMLIB = Path(sys.executable).parent / "simlib"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -66,7 +66,7 @@ def test_help_imports_no_machinery():
     imports its machinery when it runs, so help is instant. A module-set check, not a timing."""
     probe = (
         "import sys\n"
-        "from simlib.cli import main\n"
+        "from simlib.cli.main import main\n"
         "for args in [['--help'], *[[c, '--help'] for c in sys.argv[1:]]]:\n"
         "    try:\n"
         "        main(args, standalone_mode=False)\n"

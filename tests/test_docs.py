@@ -21,7 +21,7 @@ from types import ModuleType
 import pytest
 from pydantic import BaseModel
 
-from simlib.parameters import AdjustmentRule, ScenarioModel
+from simlib.model.parameters import AdjustmentRule, ScenarioModel
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_MD = ROOT / "docs" / "model.md"
@@ -128,7 +128,7 @@ def test_parameter_table_matches_the_schema(generator: ModuleType, document: str
     in_doc = generator.table_in(document)
     expected = generator.markdown_table()
     assert in_doc == expected, (
-        "the parameter table in docs/model.md is out of date with simlib/parameters.py; "
+        "the parameter table in docs/model.md is out of date with simlib/model/parameters.py; "
         "regenerate it with `.venv/bin/python docs/parameter_table.py --write`"
     )
 
@@ -224,7 +224,7 @@ _NOT_YET = re.compile(
 
 
 def _commands() -> set[str]:
-    from simlib.cli import main
+    from simlib.cli.main import main
 
     return set(main.commands)
 

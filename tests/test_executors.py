@@ -11,9 +11,9 @@ import pytest
 from dask.distributed import LocalCluster
 
 import simlib
-from simlib.batch import plan_batch, run_batch
+from simlib.batch.batch import plan_batch, run_batch
 from simlib.errors import InputError
-from simlib.executors import InProcessExecutor, open_executor
+from simlib.run.executors import InProcessExecutor, open_executor
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
@@ -85,7 +85,7 @@ def test_the_in_process_executor_hands_errors_to_the_caller() -> None:
 
 
 def test_a_sweep_on_dask_gives_the_local_table(cluster: LocalCluster) -> None:
-    from simlib.sweep import grid_variants, run_sweep
+    from simlib.analysis.sweep import grid_variants, run_sweep
 
     base = simlib.load(SCENARIOS / "baseline.yaml")
     variants = grid_variants({"fees.monthly_fee": [23, 27], "fees.penalty_fee": [0, 6]})
@@ -96,7 +96,7 @@ def test_a_sweep_on_dask_gives_the_local_table(cluster: LocalCluster) -> None:
 
 
 def test_a_sensitivity_analysis_on_dask_gives_the_local_indices(cluster: LocalCluster) -> None:
-    from simlib.sensitivity import run_sensitivity
+    from simlib.analysis.sensitivity import run_sensitivity
 
     arguments = {
         "method": "morris",

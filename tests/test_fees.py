@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simlib.model.fees import Tariff, monthly_bill_cents, to_cents, transaction_charge, usage_charge
-from simlib.parameters import Fees, UsageTier
+from simlib.model.parameters import Fees, UsageTier
 
 FAST = settings(max_examples=60, deadline=None)
 

@@ -29,7 +29,7 @@ from simlib.files import (
     remove_stale_temporaries,
     write_together,
 )
-from simlib.scenario import MAX_FILE_BYTES, load, unused_sizes
+from simlib.scenario.scenario import MAX_FILE_BYTES, load, unused_sizes
 from simlib.text import printable, printable_lines
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -411,7 +411,7 @@ def test_two_runs_into_one_folder_at_once_exactly_one_wins(tmp_path):
 
 POOL_SCRIPT = """
 import sys, time
-from simlib.executors import open_executor
+from simlib.run.executors import open_executor
 
 def work(seconds):
     time.sleep(seconds)
@@ -569,7 +569,7 @@ def test_stale_temporaries_are_removed_and_nothing_else(tmp_path):
 
 
 def test_a_resumed_batch_folder_loses_its_stale_temporaries(tmp_path):
-    from simlib.batch import locked_batch_folder
+    from simlib.batch.batch import locked_batch_folder
 
     (tmp_path / "manifest.json").write_text("{}")
     for name in STALE:
@@ -580,8 +580,8 @@ def test_a_resumed_batch_folder_loses_its_stale_temporaries(tmp_path):
 
 
 def test_an_interrupted_batch_points_at_no_log_that_does_not_exist(tmp_path, capsys):
-    from simlib.batch import BatchOutcome
-    from simlib.cli import _batch_report
+    from simlib.batch.batch import BatchOutcome
+    from simlib.cli.main import _batch_report
 
     (tmp_path / "comparison.csv").write_text("scenario,run_id,metric\n")
     (tmp_path / "runs" / "done-1").mkdir(parents=True)
@@ -1006,8 +1006,8 @@ def test_progress_is_not_redrawn_every_second_into_a_log(tmp_path):
 def test_a_briefing_that_cannot_draw_a_name_says_whose_name(where):
     from types import SimpleNamespace
 
-    from simlib.briefing import Briefing
-    from simlib.charts import MissingFontError
+    from simlib.report.briefing import Briefing
+    from simlib.style.charts import MissingFontError
 
     odd = "fee \u16a0 plan"  # a rune: valid text, but no font of the briefing draws it
     fake = SimpleNamespace(
@@ -1029,7 +1029,7 @@ def test_a_briefing_that_cannot_draw_a_name_says_whose_name(where):
 
 
 def _hold_batch_lock(folder: str, ready, done) -> None:
-    from simlib.batch import locked_batch_folder
+    from simlib.batch.batch import locked_batch_folder
 
     with locked_batch_folder(Path(folder), resume=False):
         (Path(folder) / "manifest.json").write_text("{}")
@@ -1038,7 +1038,7 @@ def _hold_batch_lock(folder: str, ready, done) -> None:
 
 
 def test_two_batches_in_one_folder_one_refused_either_way(tmp_path):
-    from simlib.batch import _prepare_folder, locked_batch_folder
+    from simlib.batch.batch import _prepare_folder, locked_batch_folder
     from simlib.errors import InputError
 
     context = multiprocessing.get_context("fork")

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from simlib.briefing import KEY_COLUMNS, OBJECTIVES
 from simlib.errors import InputError
-from simlib.i18n import LANGUAGES, Messages, catalogue, placeholders
-from simlib.metrics import CHURN_CAUSES, COMPLAINT_CAUSES
+from simlib.report.briefing import KEY_COLUMNS, OBJECTIVES
+from simlib.report.i18n import LANGUAGES, Messages, catalogue, placeholders
+from simlib.run.metrics import CHURN_CAUSES, COMPLAINT_CAUSES
 
-SOURCE = Path(__file__).resolve().parent.parent / "simlib" / "briefing.py"
+SOURCE = Path(__file__).resolve().parent.parent / "simlib" / "report" / "briefing.py"
 
 
 def used_keys() -> set[str]:

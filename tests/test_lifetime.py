@@ -9,7 +9,7 @@ import pytest
 from scipy import special
 
 import simlib
-from simlib.lifetime import MAX_RENEWALS, derl, discounted_months, posterior_renewals
+from simlib.model.lifetime import MAX_RENEWALS, derl, discounted_months, posterior_renewals
 
 
 def test_derl_matches_the_published_values() -> None:
@@ -22,7 +22,7 @@ def test_derl_matches_the_published_values() -> None:
 
 
 def test_derl_is_reexported_by_calibrate() -> None:
-    from simlib import calibrate
+    from simlib.analysis import calibrate
 
     assert calibrate.derl is derl
 

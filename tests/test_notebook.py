@@ -8,7 +8,7 @@ import pytest
 
 import simlib
 from simlib import InputError, ScenarioError
-from simlib.notebook import check_parameters
+from simlib.jupyter.notebook import check_parameters
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 GOOD = {
@@ -74,7 +74,7 @@ def test_an_output_folder_that_holds_files_is_refused_before_running(tmp_path: P
 
 
 def test_explorer_reruns_the_paired_comparison_when_a_lever_moves() -> None:
-    from simlib.notebook import Explorer, Lever
+    from simlib.jupyter.notebook import Explorer, Lever
 
     explorer = Explorer(
         simlib.load(SCENARIOS / "baseline.yaml"),

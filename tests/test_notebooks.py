@@ -13,7 +13,7 @@ import pytest
 from notebook_runs import run_notebook
 
 import simlib
-from simlib.tables import estimate
+from simlib.report.tables import estimate
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 SCENARIOS = NOTEBOOKS.parent / "scenarios"
@@ -114,7 +114,7 @@ def test_explore_notebook_builds_its_widgets_and_runs_a_setting(tmp_path: Path) 
 
 
 def test_compare_notebook_reads_a_batch_folder(tmp_path: Path) -> None:
-    from simlib.batch import plan_batch, run_batch
+    from simlib.batch.batch import plan_batch, run_batch
 
     fixtures = Path(__file__).resolve().parent / "fixtures" / "batch"
     plan = plan_batch(

@@ -9,8 +9,8 @@ import pytest
 from scipy.special import expit, lambertw, logit
 
 import simlib
+from simlib.analysis.optimize import Constraint, Lever, PointResult, maximise, optimise_policy, parse_lever
 from simlib.errors import InputError, ScenarioError
-from simlib.optimize import Constraint, Lever, PointResult, maximise, optimise_policy, parse_lever
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 ALPHA, BETA = 3.0, 0.12  # stay probability logistic(α − β·price), price in currency units

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import simlib
-from simlib.recommend import Candidate, Constraints, recommend
+from simlib.analysis.recommend import Candidate, Constraints, recommend
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 SIZE = {"customers": 3000, "months": 12, "replications": 4, "seed": 5, "progress": False}

@@ -39,9 +39,9 @@ def test_the_command_line_starts_where_fcntl_does_not_exist(tmp_path: Path) -> N
     script = (
         "import sys; sys.modules['fcntl'] = None\n"
         "from click.testing import CliRunner\n"
-        "import simlib.cli, simlib.batch, simlib.files, simlib.execution\n"
+        "import simlib.cli.main, simlib.batch.batch, simlib.files, simlib.jupyter.execution\n"
         f"baseline = {str(ROOT / 'scenarios' / 'baseline.yaml')!r}\n"
-        "result = CliRunner().invoke(simlib.cli.main, ['validate', baseline])\n"
+        "result = CliRunner().invoke(simlib.cli.main.main, ['validate', baseline])\n"
         "print(result.exit_code, result.output)\n"
     )
     result = python("-c", script, cwd=tmp_path)
@@ -81,8 +81,8 @@ def test_a_missing_extra_stops_with_one_line_naming_it(tmp_path: Path) -> None:
     script = (
         "import sys; sys.modules['SALib'] = None\n"
         "from click.testing import CliRunner\n"
-        "import simlib.cli\n"
-        "result = CliRunner().invoke(simlib.cli.main, ['sensitivity', "
+        "import simlib.cli.main\n"
+        "result = CliRunner().invoke(simlib.cli.main.main, ['sensitivity', "
         f"{str(ROOT / 'scenarios' / 'baseline.yaml')!r}, '--out', {str(tmp_path / 'out')!r}])\n"
         "print(result.exit_code); print(result.output)\n"
     )
@@ -131,9 +131,7 @@ def test_the_wheel_carries_the_engine_notebooks_and_scenarios(wheel: Path) -> No
 
 
 @pytest.mark.slow
-def test_the_wheel_installed_in_a_fresh_environment_runs_the_demo(
-    wheel: Path, tmp_path: Path
-) -> None:
+def test_the_wheel_installed_in_a_fresh_environment_runs_the_demo(wheel: Path, tmp_path: Path) -> None:
     """pip install the wheel (with the report extra, at the locked versions) into a new virtual
     environment outside the checkout, then from an empty folder: `simlib demo` (every shipped
     policy as a batch, and the briefing) and `simlib scenarios init`. Nothing of the checkout is on
@@ -186,7 +184,7 @@ def test_the_wheel_installed_in_a_fresh_environment_runs_the_demo(
 def test_shipped_scenarios_name_the_shipped_json_schema() -> None:
     """Editors (the YAML language server) complete and check keys from scenarios/scenario.schema.json,
     which is json_schema() as of now (regenerate: simlib schema > scenarios/scenario.schema.json)."""
-    from simlib.scenario import json_schema
+    from simlib.scenario.scenario import json_schema
 
     folder = ROOT / "scenarios"
     assert json.loads((folder / "scenario.schema.json").read_text(encoding="utf-8")) == json_schema()

@@ -13,11 +13,10 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 import simlib
-from simlib.parameters import Behaviour, ScenarioModel, Segment, schema_extra
-from simlib.sensitivity import resolve_parameters
+from simlib.analysis.sensitivity import resolve_parameters
+from simlib.model.parameters import Behaviour, ScenarioModel, Segment, schema_extra
 
 SHIPPED = Path(__file__).resolve().parents[1] / "scenarios"
-
 
 
 def _fields(model: type[BaseModel], prefix: str = "") -> Iterator[tuple[str, FieldInfo]]:

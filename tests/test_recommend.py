@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simlib.recommend import Candidate, Constraints, recommend
+from simlib.analysis.recommend import Candidate, Constraints, recommend
 
 REPLICATIONS = 40
 

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 import simlib
-from simlib.lifetime import discounted_months
-from simlib.metrics import derive
 from simlib.model.counts import COUNTED, INDEX
-from simlib.results import RunInfo, SimulationResult
+from simlib.model.lifetime import discounted_months
+from simlib.run.metrics import derive
+from simlib.run.results import RunInfo, SimulationResult
 
 SCENARIO = simlib.from_dict(
     {

@@ -18,7 +18,7 @@ import simlib
 from simlib.model.counts import INDEX
 from simlib.model.fees import to_cents
 from simlib.model.schedule import RuleAction
-from simlib.runner import implied_actions, next_actions
+from simlib.run.runner import implied_actions, next_actions
 
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
 UNCERTAIN = {
@@ -354,7 +354,7 @@ def test_implied_and_next_actions() -> None:
     counts = np.zeros((months, 1, len(INDEX)))
     counts[:, 0, INDEX["active"]] = 1000
     counts[:, 0, INDEX["complaints"]] = [1, 6, 7, 8, 1, 9, 9, 9]  # per 1,000
-    rule = simlib.parameters.AdjustmentRule(name="r", above=5, for_months=2, max_times=2)
+    rule = simlib.model.parameters.AdjustmentRule(name="r", above=5, for_months=2, max_times=2)
     actions = implied_actions([rule], counts)
     # Above 5 in months 1, 2 → acts from month 3; streak restarts, months 5, 6 → acts from month 7.
     assert [a.month for a in actions] == [3, 7]

@@ -12,8 +12,8 @@ from pydantic import ValidationError
 
 import simlib
 from simlib.errors import Problem, ScenarioError, show_value
-from simlib.parameters import ScenarioModel
-from simlib.scenario import (
+from simlib.model.parameters import ScenarioModel
+from simlib.scenario.scenario import (
     COMMAND_LINE,
     DEFAULT,
     Parameter,

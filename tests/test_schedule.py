@@ -7,8 +7,8 @@ import pytest
 
 import simlib
 from simlib.model.fees import Tariff
+from simlib.model.parameters import Fees
 from simlib.model.schedule import FeeSchedule, RuleAction, prospective_bills
-from simlib.parameters import Fees
 
 
 def model_with(changes: list[dict], **extra) -> simlib.Scenario:

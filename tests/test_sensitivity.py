@@ -15,10 +15,8 @@ from notebook_runs import run_notebook
 from scipy import stats
 
 import simlib
-from simlib import sensitivity
-from simlib.errors import ScenarioError
-from simlib.executors import InProcessExecutor
-from simlib.sensitivity import (
+from simlib.analysis import sensitivity
+from simlib.analysis.sensitivity import (
     SensitivityResult,
     morris_screening,
     resolve_parameters,
@@ -27,6 +25,8 @@ from simlib.sensitivity import (
     sobol_indices,
     uncertain_parameters,
 )
+from simlib.errors import ScenarioError
+from simlib.run.executors import InProcessExecutor
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"

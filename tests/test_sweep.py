@@ -17,9 +17,8 @@ import pytest
 from matplotlib.figure import Figure
 
 import simlib
-import simlib.sweep as sweep
-from simlib.errors import InputError
-from simlib.sweep import (
+import simlib.analysis.sweep as sweep
+from simlib.analysis.sweep import (
     SweepResult,
     grid_variants,
     parse_grid,
@@ -27,6 +26,7 @@ from simlib.sweep import (
     run_sweep,
     sample_variants,
 )
+from simlib.errors import InputError
 
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
 SETTINGS = {"customers": 1200, "months": 6, "replications": 3, "seed": 11}
@@ -262,8 +262,8 @@ def test_two_workers_give_the_identical_table(fee_sweep: SweepResult, base: siml
 def test_the_base_is_simulated_once_for_every_variant(
     base: simlib.Scenario, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import simlib.runner as runner
-    import simlib.shared as shared
+    import simlib.run.runner as runner
+    import simlib.run.shared as shared
 
     runs: list[str] = []
     simulate_chunk = runner.simulate_chunk
@@ -286,8 +286,8 @@ def test_shared_base_gives_the_paired_numbers_with_rules_and_without_kept_charge
 ) -> None:
     """The adaptive review rule changes the base's own policy mid-run; a variant of it still gets
     exactly what a paired comparison gives, also when the charges are too many to keep."""
-    import simlib.shared as shared
-    from simlib.runner import RunSettings
+    import simlib.run.shared as shared
+    from simlib.run.runner import RunSettings
 
     ruled = simlib.load(BASELINE.with_name("adaptive_penalty_review.yaml"))
     variant = ruled.with_changes({"fees.monthly_fee": 27, "fees.penalty_fee": 14})

@@ -12,10 +12,10 @@ import pytest
 from scipy import stats
 
 import simlib
-from simlib import calibrate as cal
+from simlib.analysis import calibrate as cal
 from simlib.errors import ScenarioError
-from simlib.scenario import diff, json_schema
-from simlib.uncertainty import PRINCIPAL_RANGE, joint_values, principal_direction
+from simlib.scenario.scenario import diff, json_schema
+from simlib.scenario.uncertainty import PRINCIPAL_RANGE, joint_values, principal_direction
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"

@@ -1,7 +1,7 @@
 """What the engine counts: one column per event, customer state or amount of money (whole cents).
 
 The engine only counts, so that totals are exact integers whatever the chunking; everything a user
-reads (revenue, costs, rates) is derived from these counts in :mod:`simlib.metrics`.
+reads (revenue, costs, rates) is derived from these counts in :mod:`simlib.run.metrics`.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .keys import MONTH_STEP, TO_UNIT, TRAIT_MONTH, Purpose, draw_offset
+from simlib.model.keys import MONTH_STEP, TO_UNIT, TRAIT_MONTH, Purpose, draw_offset
 
 _MIX_1 = np.uint64(0xFF51AFD7ED558CCD)
 _MIX_2 = np.uint64(0xC4CEB9FE1A85EC53)

@@ -28,8 +28,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from ..parameters import ScenarioModel
-from .behaviour import (
+from simlib.model.behaviour import (
     BILLING_ERROR,
     FEE_INCREASE,
     LEFT_BASELINE,
@@ -43,11 +42,11 @@ from .behaviour import (
     perceived_surprise,
     update_reference,
 )
-from .counts import COUNTED
-from .draws import customer_key, uniform_at
-from .fees import bill_cents
-from .keys import Purpose, offset_table, stream_key
-from .operations import (
+from simlib.model.counts import COUNTED
+from simlib.model.draws import customer_key, uniform_at
+from simlib.model.fees import bill_cents
+from simlib.model.keys import Purpose, offset_table, stream_key
+from simlib.model.operations import (
     ESCALATED,
     RESOLVED,
     WAITING,
@@ -56,11 +55,12 @@ from .operations import (
     overcharge_cents,
     served_share,
 )
-from .policy import NO_MINIMUM_NOTICE, Policy
-from .population import ARRIVAL_ID_STRIDE, draw_traits, segment_of
-from .schedule import NO_EVENT, RuleAction
-from .special import ndtri
-from .state import Customers, copy_customer, empty_customers, with_capacity
+from simlib.model.parameters import ScenarioModel
+from simlib.model.policy import NO_MINIMUM_NOTICE, Policy
+from simlib.model.population import ARRIVAL_ID_STRIDE, draw_traits, segment_of
+from simlib.model.schedule import NO_EVENT, RuleAction
+from simlib.model.special import ndtri
+from simlib.model.state import Customers, copy_customer, empty_customers, with_capacity
 
 MAX_WARM_UP = 4096
 NO_ALERT = -(2**62)

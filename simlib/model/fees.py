@@ -1,6 +1,6 @@
 """Fee standards (扣费标准) as exact functions: usage in, charges out.
 
-A :class:`Tariff` is the numeric form of a :class:`~simlib.parameters.Fees` section; a
+A :class:`Tariff` is the numeric form of a :class:`~simlib.model.parameters.Fees` section; a
 :class:`TariffTable` packs the tariffs of a run into arrays for the compiled engine, which prices
 one customer at a time with :func:`bill_cents`. The array functions (:func:`usage_charge`,
 :func:`monthly_bill_cents`, …) apply the same compiled functions to arrays. Bills are rounded to
@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from ..parameters import Fees
+from simlib.model.parameters import Fees
 
 
 @dataclass(frozen=True)

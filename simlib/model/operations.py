@@ -2,7 +2,7 @@
 
 Pure functions compiled with Numba, called per customer (or, for a service pool's capacity, per
 pool) by the engine's monthly steps. Costs of operations are derived from counts in
-:mod:`simlib.metrics`.
+:mod:`simlib.run.metrics`.
 """
 
 from __future__ import annotations

@@ -13,11 +13,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..parameters import ScenarioModel
-from .behaviour import combined_relief, notice_relief, saturating_effect
-from .fees import TariffTable, to_cents
-from .population import SegmentTable, joining_probabilities
-from .schedule import NO_EVENT, FeeSchedule, RuleAction, prospective_bills
+from simlib.model.behaviour import combined_relief, notice_relief, saturating_effect
+from simlib.model.fees import TariffTable, to_cents
+from simlib.model.parameters import ScenarioModel
+from simlib.model.population import SegmentTable, joining_probabilities
+from simlib.model.schedule import NO_EVENT, FeeSchedule, RuleAction, prospective_bills
 
 NO_MINIMUM_NOTICE = -1
 """In :class:`Levers`: the law sets no minimum notice."""

@@ -14,9 +14,9 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from ..parameters import ScenarioModel
-from .draws import Purpose, uniform_at
-from .special import beta_quantile, ndtri
+from simlib.model.draws import Purpose, uniform_at
+from simlib.model.parameters import ScenarioModel
+from simlib.model.special import beta_quantile, ndtri
 
 MAX_FAILED_PAYMENT_PROBABILITY = 0.95
 ARRIVAL_ID_STRIDE = 2**40

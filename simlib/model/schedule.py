@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..parameters import ScenarioModel, fee_schedule_after
-from .fees import Tariff, TariffTable, monthly_bill_cents, tariff_table
+from simlib.model.fees import Tariff, TariffTable, monthly_bill_cents, tariff_table
+from simlib.model.parameters import ScenarioModel, fee_schedule_after
 
 NO_EVENT = -1
 """In :attr:`FeeSchedule.event_notice`: no tariff change reaches the group that month."""

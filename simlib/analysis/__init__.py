@@ -1,0 +1,1 @@
+"""Decision tools built on runs: sweeps, optimisation, sensitivity, calibration, recommendation."""

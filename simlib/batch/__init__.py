@@ -1,0 +1,1 @@
+"""Batches of notebook runs: planning, claiming output folders, running in parallel, resuming."""

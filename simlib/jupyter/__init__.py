@@ -1,0 +1,1 @@
+"""Notebooks: kernels, papermill execution in worker processes, and helpers used inside notebooks."""

@@ -1,0 +1,1 @@
+"""Running a scenario: the runner, its executors, results, metrics and their intervals."""

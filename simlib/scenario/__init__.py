@@ -1,0 +1,1 @@
+"""Scenario files: safe reading, ``extends`` chains, overrides, validation, description and diff."""

@@ -1,0 +1,1 @@
+"""One look for every number and chart: number formatting, colours, fonts."""
