@@ -19,6 +19,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "sensitivity": ("SALib",),
     "lab": ("jupyterlab", "ipywidgets"),
     "dask": ("distributed",),
+    "xarray": ("xarray",),
 }
 
 
