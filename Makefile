@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench lab lock system-deps clean-venv help
+.PHONY: demo test lint bench lab lock system-deps screenshots clean-venv help
 
 help:
 	@echo "make demo   - run every shipped scenario as a notebook batch into outputs/demo and print the comparison"
@@ -16,6 +16,7 @@ help:
 	@echo "make bench  - speed and memory benchmarks (prints the figures)"
 	@echo "make lab    - JupyterLab on localhost with the project's kernel, in notebooks/"
 	@echo "make system-deps - Debian's Chromium (PDF briefings, browser tests) and a small CJK font"
+	@echo "make screenshots - page one of the demo briefing (en, zh) as docs/images/*.png for the README"
 
 # Installed from requirements.lock: the versions the tests passed with (run ids hash them).
 $(STAMP): pyproject.toml requirements.lock
@@ -50,6 +51,11 @@ test: $(STAMP) system-deps
 	$(BIN)/ruff check simlib tests benchmarks
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -n 2
+
+# Page one of the briefing, English and Chinese, photographed for the README (needs `make demo`).
+screenshots: $(STAMP) system-deps
+	test -f outputs/demo/manifest.json || $(BIN)/simlib demo
+	$(BIN)/python docs/screenshots.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check simlib tests benchmarks

@@ -49,3 +49,25 @@ class Messages:
 
     def has(self, key: str) -> bool:
         return key in self._messages
+
+
+# --- TEMPORARY SHIM (replaced by the zh lane) ---
+from typing import NamedTuple as _NT
+
+
+def localized(text, language):
+    if not text:
+        return ""
+    if isinstance(text, str):
+        return text
+    return text.get(language) or text.get("en") or next(iter(text.values()))
+
+
+class ParameterText(_NT):
+    label: str
+    unit: str
+    source: str | None
+
+
+def parameter_text(path, language):
+    return ParameterText(path, "", None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 
@@ -127,11 +127,13 @@ def fonts_for(language: str, text: str) -> tuple[str, ...]:
 _LABEL_OFFSETS = ((4, 3), (4, -10), (-4, 3), (-4, -10), (4, 13), (4, -20), (-4, 13), (-4, -20))
 
 
-def _label_points(figure, ax, frame: pd.DataFrame, recommended: str | None) -> None:
+def _label_points(
+    figure, ax, frame: pd.DataFrame, recommended: str | None, money: Callable[[float], str] | None = None
+) -> None:
     """Name every point, trying a few positions around it so that labels do not overlap."""
     from matplotlib.ticker import FuncFormatter
 
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: money(value) if money else f"{value:,.0f}"))
     # Settle the layout first and freeze it, so the label boxes measured here are where they print.
     figure.draw_without_rendering()
     figure.set_layout_engine("none")
@@ -167,11 +169,23 @@ def _label_points(figure, ax, frame: pd.DataFrame, recommended: str | None) -> N
             )
 
 
+def _bold_starred(ax) -> None:
+    """The recommended policy (its name starts with ★) in bold on a policy axis, as in every table."""
+    for label in ax.get_yticklabels():
+        if label.get_text().startswith("★"):
+            label.set_fontweight("bold")
+
+
 class ChartBook:
     """Draws the briefing's charts in one style with one set of fonts."""
 
     def __init__(self, fonts: tuple[str, ...]):
         self.fonts = fonts
+
+    @property
+    def title_weight(self) -> str:
+        """Bold titles, where the fonts have a bold face."""
+        return "bold"
 
     def figure(self, width: float = 7.6, height: float = 3.9):
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -207,14 +221,25 @@ class ChartBook:
         figure.savefig(buffer, format="png", dpi=150)
         return buffer.getvalue()
 
-    def frontier(self, frame: pd.DataFrame, recommended: str | None, labels: dict[str, str]) -> bytes:
+    def frontier(
+        self,
+        frame: pd.DataFrame,
+        recommended: str | None,
+        labels: dict[str, str],
+        colours: Mapping[str, str] | None = None,
+        money: Callable[[float], str] | None = None,
+    ) -> bytes:
         """Paired differences of net revenue against complaint rate, with 90% interval bars; the
-        frontier joined; the recommended policy highlighted. ``frame`` as from ``frontier_table``."""
+        frontier joined; the recommended policy highlighted. ``frame`` as from ``frontier_table``;
+        ``colours`` by policy (default: one colour, the recommended one highlighted); ``money``
+        formats the revenue axis."""
         with self.style():
             figure = self.figure()
             ax = figure.subplots()
             for name, row in frame.iterrows():
                 colour = HIGHLIGHT_COLOUR if name == recommended else PALETTE[0]
+                if colours is not None:
+                    colour = colours.get(name, colour)
                 ax.errorbar(
                     row["complaints_mean"],
                     row["revenue_mean"],
@@ -247,17 +272,31 @@ class ChartBook:
             ax.set_ylabel(labels["y"])
             ax.set_title(labels["title"])
             ax.legend(loc="best")
-            _label_points(figure, ax, frame, recommended)
+            _label_points(figure, ax, frame, recommended, money)
             return self._png(figure)
 
-    def over_time(self, bands: dict[str, pd.DataFrame], highlight: set[str], labels: dict[str, str]) -> bytes:
+    def over_time(
+        self,
+        bands: dict[str, pd.DataFrame],
+        highlight: set[str],
+        labels: dict[str, str],
+        colours: Mapping[str, str] | None = None,
+        values: Callable[[float], str] | None = None,
+    ) -> bytes:
         """Monthly mean with its 90% band (``mean``, ``low``, ``high`` by month) for each run; bands
-        drawn for the highlighted runs only, to stay readable with many policies."""
+        drawn for the highlighted runs only, to stay readable with many policies. ``colours`` by
+        run; ``values`` formats the vertical axis."""
+        from matplotlib.ticker import FuncFormatter
+
         with self.style():
             figure = self.figure()
             ax = figure.subplots()
+            if values is not None:
+                ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: values(value)))
             for index, (name, band) in enumerate(bands.items()):
                 colour = BASELINE_COLOUR if index == 0 else PALETTE[index % len(PALETTE)]
+                if colours is not None:
+                    colour = colours.get(name, colour)
                 emphasised = name in highlight
                 if emphasised:
                     ax.fill_between(
@@ -274,14 +313,25 @@ class ChartBook:
             ax.set_xlabel(labels["x"])
             ax.set_ylabel(labels["y"])
             ax.set_title(labels["title"])
-            ax.legend(ncols=2 if len(bands) > 6 else 1, loc="best")
+            ax.legend(ncols=2 if len(bands) > 6 else 1, loc="best", fontsize=6.5)
             return self._png(figure)
 
-    def causes(self, churn: pd.DataFrame, complaints: pd.DataFrame, labels: dict[str, str]) -> bytes:
-        """Two stacked horizontal bar panels: customers lost and complaints, by cause, per policy."""
+    def causes(
+        self,
+        churn: pd.DataFrame,
+        complaints: pd.DataFrame,
+        labels: dict[str, str],
+        values: Callable[[float], str] | None = None,
+    ) -> bytes:
+        """Two stacked horizontal bar panels: customers lost and complaints, by cause, per policy;
+        ``labels["title"]`` (if given) above both; ``values`` formats the horizontal axes."""
+        from matplotlib.ticker import FuncFormatter
+
         with self.style():
-            height = 2.2 + 0.22 * len(churn)
-            figure = self.figure(height=min(height, 6.0))
+            height = 2.4 + 0.22 * len(churn)
+            figure = self.figure(height=min(height, 6.5))
+            if labels.get("title"):
+                figure.suptitle(labels["title"], fontsize=10, fontweight=self.title_weight)
             axes = figure.subplots(1, 2, sharey=True)
             for ax, table, title, unit in (
                 (axes[0], churn, labels["churn_title"], labels["churn_unit"]),
@@ -297,16 +347,23 @@ class ChartBook:
                         label=column,
                     )
                     left += table[column].to_numpy()
-                ax.set_title(title)
+                ax.set_title(title, fontsize=9)
                 ax.set_xlabel(unit)
+                if values is not None:
+                    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: values(value)))
                 ax.invert_yaxis()
+                _bold_starred(ax)
                 ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=2, fontsize=7)
                 ax.grid(axis="y", visible=False)
             return self._png(figure)
 
-    def segments(self, table: pd.DataFrame, labels: dict[str, str]) -> bytes:
+    def segments(
+        self, table: pd.DataFrame, labels: dict[str, str], money: Callable[[float], str] | None = None
+    ) -> bytes:
         """Grouped horizontal bars: per policy and segment, the paired difference with its 90%
-        interval. ``table`` has columns policy, segment, mean, low, high."""
+        interval. ``table`` has columns policy, segment, mean, low, high; ``money`` formats the axis."""
+        from matplotlib.ticker import FuncFormatter
+
         with self.style():
             policies = list(dict.fromkeys(table["policy"]))
             segments = list(dict.fromkeys(table["segment"]))
@@ -327,7 +384,10 @@ class ChartBook:
                     error_kw={"linewidth": 0.8},
                 )
             ax.set_yticks(np.arange(len(policies)) + step * (len(segments) - 1) / 2, policies)
+            if money is not None:
+                ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: money(value)))
             ax.invert_yaxis()
+            _bold_starred(ax)
             ax.axvline(0.0, color=BASELINE_COLOUR, linewidth=0.8)
             ax.set_xlabel(labels["x"])
             ax.set_title(labels["title"])
@@ -370,6 +430,7 @@ class ChartBook:
             )
             ax.set_yticks(positions, table.index)
             ax.invert_yaxis()
+            _bold_starred(ax)
             ax.axvline(0.0, color=BASELINE_COLOUR, linewidth=0.8)
             from matplotlib.ticker import FuncFormatter
 
