@@ -33,7 +33,7 @@ from simlib.files import write_atomic
 from simlib.report.changes import describe_changes
 from simlib.report.evidence import OBJECTIVES, Evidence
 from simlib.report.figures import CHARTS, Figures
-from simlib.report.i18n import Messages, catalogue, localized, parameter_text
+from simlib.report.i18n import Messages, catalogue, executor_text, parameter_text, status_text
 from simlib.report.words import Words
 from simlib.style.charts import Chart, ChartBook, MissingFontError, fonts_for
 
@@ -244,13 +244,13 @@ class Briefing:
                 ev.baseline_scenario,
                 ev.policies[policy].scenario,
                 self.language,
-                label=lambda path: parameter_text(path, self.language).label,
+                label=lambda path: parameter_text(path, self.language, ev.currency).label,
             )
             out.append(
                 {
                     "name": policy,
                     "label": w.label(policy),
-                    "description": localized(ev.policies[policy].scenario.description, self.language),
+                    "description": ev.policies[policy].scenario.description_in(self.language),
                     "lines": [c.sentence for c in changes],
                 }
             )
@@ -261,7 +261,7 @@ class Briefing:
         for parameter in self.evidence.baseline_scenario.parameters():
             if not parameter.path.startswith("behaviour."):
                 continue
-            text = parameter_text(parameter.path, self.language)
+            text = parameter_text(parameter.path, self.language, self.evidence.currency)
             value = parameter.value
             row = {
                 "path": parameter.path,
@@ -304,7 +304,7 @@ class Briefing:
                     seed=p["seed"],
                 ),
             ),
-            (self.t("prov_executor"), self._executor(m["executor"])),
+            (self.t("prov_executor"), executor_text(m["executor"], self.language)),
             (self.t("prov_versions"), ", ".join(f"{k} {v}" for k, v in m["versions"].items())),
         ]
         runs = [
@@ -314,24 +314,11 @@ class Briefing:
                 "sha256": r["scenario_sha256"][:12],
                 "fingerprint": r["scenario_fingerprint"],
                 "seed": r["seed"],
-                "status": self.t(f"status_{r['status']}")
-                if self.t.has(f"status_{r['status']}")
-                else r["status"],
+                "status": status_text(r["status"], self.language),
             }
             for r in m["runs"]
         ]
         return {"facts": facts, "runs": runs, "rerun": self.t("prov_rerun", seed=p["seed"])}
-
-    def _executor(self, text: str) -> str:
-        """The executor's description in this language (``local pool (2 workers)`` and the like)."""
-        import re
-
-        match = re.fullmatch(r"local pool \((\d+) workers?\)", text)
-        if match:
-            return self.t("executor_local_pool", workers=int(match.group(1)))
-        if text in ("in process", "in-process", "local process"):
-            return self.t("executor_in_process")
-        return self.t("executor_other", description=text) if self.language != "en" else text
 
     # --- rendering --------------------------------------------------------------------------------
 

@@ -50,7 +50,7 @@ class Words:
     def label(self, policy: str) -> str:
         """What a reader calls the policy: its label in this language, else its name."""
         scenario = self.evidence.policies[policy].scenario
-        text = localized(scenario.label, self.language)
+        text = scenario.label_in(self.language)
         if policy == self.evidence.baseline_name:
             return self.t("baseline_label", label=text) if text else self.t("baseline_name")
         return text or policy
@@ -58,17 +58,15 @@ class Words:
     def short(self, policy: str) -> str:
         """A policy's short name for tables and charts."""
         scenario = self.evidence.policies[policy].scenario
-        text = localized(getattr(scenario, "short_label", ""), self.language)
         if policy == self.evidence.baseline_name:
-            return text or self.t("baseline_name")
-        return text or self.label(policy)
+            return localized(scenario.short_label, self.language) or self.t("baseline_name")
+        return scenario.short_label_in(self.language) or policy
 
     def segment(self, name: str) -> str:
         """A segment's label in this language (its name when it has none)."""
         for segment in self.evidence.baseline_scenario.population.segments:
-            label = getattr(segment, "label", None)
-            if segment.name == name and label:
-                return localized(label, self.language)
+            if segment.name == name:
+                return segment.label_in(self.language)
         return name
 
     def join(self, items: Sequence[str]) -> str:

@@ -142,8 +142,10 @@ class Scenario:
         import hashlib
 
         data = self.as_dict()
-        for key in ("name", "label", "description"):
+        for key in ("name", "label", "short_label", "description"):
             data.pop(key, None)
+        for segment in data["population"]["segments"]:  # segment labels are wording too
+            segment.pop("label", None)
         text = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -278,7 +280,7 @@ def diff(base: Scenario, other: Scenario) -> list[tuple[Parameter, Parameter | N
     return out
 
 
-_IDENTITY = {"name", "label", "description"}
+_IDENTITY = {"name", "label", "short_label", "description"}
 _SIZES = ("customers", "months", "replications", "seed")
 
 
@@ -577,9 +579,8 @@ def _resolve(path: Path, depth: int, chain: tuple[Path, ...]) -> tuple[dict, dic
         return data, {leaf: path.name for leaf in _leaf_paths(data, "")}
     parent_path = _parent_file(path, parent_name)
     base, origins = _resolve(parent_path, depth + 1, (*chain, resolved))
-    base.pop("name", None)
-    base.pop("label", None)
-    base.pop("description", None)
+    for key in _IDENTITY:  # a policy's name and wording are its own, never its parent's
+        base.pop(key, None)
     origins = {k: v for k, v in origins.items() if k not in _IDENTITY}
     problems = _merge_problems(base, data, "", str(path))
     if problems:

@@ -128,7 +128,12 @@ _LABEL_OFFSETS = ((4, 3), (4, -10), (-4, 3), (-4, -10), (4, 13), (4, -20), (-4, 
 
 
 def _label_points(
-    figure, ax, frame: pd.DataFrame, recommended: str | None, money: Callable[[float], str] | None = None
+    figure,
+    ax,
+    frame: pd.DataFrame,
+    recommended: str | None,
+    bold: dict,
+    money: Callable[[float], str] | None = None,
 ) -> None:
     """Name every point, trying a few positions around it so that labels do not overlap."""
     from matplotlib.ticker import FuncFormatter
@@ -150,7 +155,7 @@ def _label_points(
                 xytext=(dx, dy),
                 textcoords="offset points",
                 ha="left" if dx > 0 else "right",
-                fontweight="bold" if name == recommended else "normal",
+                **(bold if name == recommended else {"fontweight": "normal"}),
             )
             box = text.get_window_extent(renderer)
             if not any(box.overlaps(other) for other in taken):
@@ -169,23 +174,52 @@ def _label_points(
             )
 
 
-def _bold_starred(ax) -> None:
-    """The recommended policy (its name starts with ★) in bold on a policy axis, as in every table."""
-    for label in ax.get_yticklabels():
-        if label.get_text().startswith("★"):
-            label.set_fontweight("bold")
+#: Stroke width (points) that thickens the strokes of a font with no bold face.
+FAUX_BOLD_STROKE = 0.6
 
 
 class ChartBook:
-    """Draws the briefing's charts in one style with one set of fonts."""
+    """Draws the briefing's charts in one style with one set of fonts.
+
+    A CJK font usually has a single weight (WenQuanYi Micro Hei has): asking it for bold makes
+    matplotlib warn "findfont: Failed to find font weight bold" and draw it regular. With such a
+    font, titles and emphasised labels are drawn in the regular weight with a thin outline in the
+    text's own colour (:meth:`bold`), which reads as bold.
+    """
 
     def __init__(self, fonts: tuple[str, ...]):
         self.fonts = fonts
+        self.cjk = any(font in CJK_FONTS for font in fonts)
 
-    @property
-    def title_weight(self) -> str:
-        """Bold titles, where the fonts have a bold face."""
-        return "bold"
+    def bold(self, colour: str | None = None) -> dict:
+        """Text keyword arguments for bold text: ``fontweight``, or with a CJK font an outline in
+        ``colour`` (the text's colour; default the current ``text.color``)."""
+        if not self.cjk:
+            return {"fontweight": "bold"}
+        import matplotlib
+        from matplotlib import patheffects
+
+        colour = colour or matplotlib.rcParams["text.color"]
+
+        return {
+            "fontweight": "normal",
+            "path_effects": [patheffects.withStroke(linewidth=FAUX_BOLD_STROKE, foreground=colour)],
+        }
+
+    def title(self, ax, text: str) -> None:
+        """Set ``ax``'s title, bold (an outlined regular weight with a CJK font)."""
+        heading = ax.set_title(text)
+        if self.cjk:
+            heading.set_path_effects(self.bold(heading.get_color())["path_effects"])
+
+    def mark_recommended(self, ax) -> None:
+        """The recommended policy (its name starts with ★) in bold on a policy axis, as in every table."""
+        for label in ax.get_yticklabels():
+            if label.get_text().startswith("★"):
+                bold = self.bold(label.get_color())
+                label.set_fontweight(bold["fontweight"])
+                if "path_effects" in bold:
+                    label.set_path_effects(bold["path_effects"])
 
     def figure(self, width: float = 7.6, height: float = 3.9):
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -204,7 +238,7 @@ class ChartBook:
                 "font.family": list(self.fonts),
                 "font.size": 9,
                 "axes.titlesize": 10,
-                "axes.titleweight": "bold",
+                "axes.titleweight": "normal" if self.cjk else "bold",  # see bold()
                 "axes.spines.top": False,
                 "axes.spines.right": False,
                 "axes.grid": True,
@@ -270,9 +304,9 @@ class ChartBook:
             ax.axvline(0.0, color=BASELINE_COLOUR, linewidth=0.8)
             ax.set_xlabel(labels["x"])
             ax.set_ylabel(labels["y"])
-            ax.set_title(labels["title"])
+            self.title(ax, labels["title"])
             ax.legend(loc="best")
-            _label_points(figure, ax, frame, recommended, money)
+            _label_points(figure, ax, frame, recommended, self.bold(), money)
             return self._png(figure)
 
     def over_time(
@@ -312,7 +346,7 @@ class ChartBook:
                 )
             ax.set_xlabel(labels["x"])
             ax.set_ylabel(labels["y"])
-            ax.set_title(labels["title"])
+            self.title(ax, labels["title"])
             ax.legend(ncols=2 if len(bands) > 6 else 1, loc="best", fontsize=6.5)
             return self._png(figure)
 
@@ -331,7 +365,7 @@ class ChartBook:
             height = 2.4 + 0.22 * len(churn)
             figure = self.figure(height=min(height, 6.5))
             if labels.get("title"):
-                figure.suptitle(labels["title"], fontsize=10, fontweight=self.title_weight)
+                figure.suptitle(labels["title"], fontsize=10, **self.bold())
             axes = figure.subplots(1, 2, sharey=True)
             for ax, table, title, unit in (
                 (axes[0], churn, labels["churn_title"], labels["churn_unit"]),
@@ -347,12 +381,12 @@ class ChartBook:
                         label=column,
                     )
                     left += table[column].to_numpy()
-                ax.set_title(title, fontsize=9)
+                self.title(ax, title)
                 ax.set_xlabel(unit)
                 if values is not None:
                     ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: values(value)))
                 ax.invert_yaxis()
-                _bold_starred(ax)
+                self.mark_recommended(ax)
                 ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=2, fontsize=7)
                 ax.grid(axis="y", visible=False)
             return self._png(figure)
@@ -387,10 +421,10 @@ class ChartBook:
             if money is not None:
                 ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: money(value)))
             ax.invert_yaxis()
-            _bold_starred(ax)
+            self.mark_recommended(ax)
             ax.axvline(0.0, color=BASELINE_COLOUR, linewidth=0.8)
             ax.set_xlabel(labels["x"])
-            ax.set_title(labels["title"])
+            self.title(ax, labels["title"])
             ax.legend(title=labels["legend"], loc="best")
             ax.grid(axis="y", visible=False)
             return self._png(figure)
@@ -430,13 +464,13 @@ class ChartBook:
             )
             ax.set_yticks(positions, table.index)
             ax.invert_yaxis()
-            _bold_starred(ax)
+            self.mark_recommended(ax)
             ax.axvline(0.0, color=BASELINE_COLOUR, linewidth=0.8)
             from matplotlib.ticker import FuncFormatter
 
             ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{abs(value):g}"))
             ax.set_xlabel(labels["x"])
-            ax.set_title(labels["title"])
+            self.title(ax, labels["title"])
             ax.legend(loc="best")
             ax.grid(axis="y", visible=False)
             return self._png(figure)
