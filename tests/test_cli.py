@@ -387,3 +387,107 @@ def test_a_bad_history_file_is_one_line_naming_row_and_column(tmp_path: Path):
     (line,) = result.stderr.strip().splitlines()
     assert "retention.csv" in line and "row 3" in line and "active" in line
     assert not (tmp_path / "x").exists()
+
+
+# The output-folder rule of every command that writes (README, "Command-line conventions"). batch
+# and demo keep finished runs with --resume: tests/test_batch.py checks them, with previous/.
+SMALL = ("--customers", "300", "--months", "4", "--replications", "2")
+WRITERS = {
+    "run": (("run", SHIPPED / "baseline.yaml", *SMALL, "--quiet", "--out"), "summary.csv"),
+    "compare": (
+        ("compare", SHIPPED / "baseline.yaml", SHIPPED / "penalty_fee.yaml", *SMALL, "--quiet", "--out"),
+        "differences.csv",
+    ),
+    "sweep": (
+        (
+            "sweep",
+            SHIPPED / "baseline.yaml",
+            "--grid",
+            "fees.monthly_fee=24,26",
+            *SMALL,
+            "--workers",
+            "1",
+            "--quiet",
+            "--out",
+        ),
+        "sweep.csv",
+    ),
+    "optimize": (
+        (
+            "optimize",
+            SHIPPED / "baseline.yaml",
+            "--lever",
+            "fees.monthly_fee=20:30",
+            "--grid-points",
+            "2",
+            *SMALL,
+            "--workers",
+            "1",
+            "--out",
+        ),
+        "optimum.yaml",
+    ),
+    "sensitivity": (
+        (
+            "sensitivity",
+            SHIPPED / "baseline.yaml",
+            "--param",
+            "behaviour.complaint_churn_effect=0.5:1.5",
+            "--samples",
+            "2",
+            *SMALL,
+            "--workers",
+            "1",
+            "--quiet",
+            "--out",
+        ),
+        "sensitivity.csv",
+    ),
+    "calibrate": (
+        (
+            "calibrate",
+            SHIPPED / "baseline.yaml",
+            "--complaints",
+            SHIPPED / "history" / "complaints.csv",
+            "--out",
+        ),
+        "calibrated.yaml",
+    ),
+    "scenarios init": (("scenarios", "init"), "baseline.yaml"),
+}
+
+
+@pytest.mark.parametrize("command", sorted(WRITERS))
+def test_every_writing_command_refuses_an_output_with_results_unless_forced(tmp_path: Path, command: str):
+    """Without --force or --resume an output folder holding results is one error line naming the folder
+    and both options; --resume is refused where nothing can be resumed; --force moves the earlier
+    results under previous/<time>/ (nothing deleted) and writes anew."""
+    arguments, written = WRITERS[command]
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "earlier.csv").write_text("earlier results")
+
+    refused = simlib_command(*arguments, out)
+    assert refused.returncode == 2
+    (line,) = refused.stderr.splitlines()
+    assert str(out) in line and "--force" in line and "--resume" in line, line
+    assert [p.name for p in out.iterdir()] == ["earlier.csv"]
+
+    not_resumable = simlib_command(*arguments, out, "--resume")
+    assert not_resumable.returncode == 2
+    (line,) = not_resumable.stderr.splitlines()
+    assert line.startswith("error: --resume:") and "--force" in line, line
+    assert [p.name for p in out.iterdir()] == ["earlier.csv"]
+
+    forced = simlib_command(*arguments, out, "--force")
+    assert forced.returncode == 0, forced.stderr
+    (kept,) = (out / "previous").iterdir()
+    assert [p.name for p in kept.iterdir()] == ["earlier.csv"]
+    assert (kept / "earlier.csv").read_text() == "earlier results"
+    assert (out / written).is_file() and not (out / "earlier.csv").exists()
+
+
+def test_every_writing_command_offers_force_and_resume():
+    for command in ("run", "compare", "sweep", "optimize", "sensitivity", "calibrate", "batch", "demo"):
+        help_text = simlib_command(command, "--help").stdout
+        assert "--force" in help_text and "--resume" in help_text, command
