@@ -194,7 +194,7 @@ def test_the_chinese_briefing_is_chinese_and_every_glyph_exists(batch: Path) -> 
     pdf_text = "".join(p.extract_text() for p in PdfReader(batch / "briefing.zh.pdf").pages)
     assert "推荐" in pdf_text or "没有政策满足约束条件" in pdf_text
     charts = pd.read_csv(batch / "briefing.zh_files" / "causes.csv", header=[0, 1])
-    assert any("罚金" in str(column) for column in charts.columns)
+    assert any("扣款失败手续费" in str(column) for column in charts.columns)
 
 
 def test_a_briefing_is_never_silently_replaced(batch: Path, english: Path) -> None:

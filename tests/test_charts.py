@@ -27,3 +27,33 @@ def test_a_character_no_font_has_is_refused_not_drawn_as_a_box() -> None:
         fonts_for("en", "扣费标准")
     with pytest.raises(MissingFontError, match="cannot draw"):
         fonts_for("zh", "\U0001d11e")  # a musical symbol neither font has
+
+
+def test_a_chinese_chart_has_bold_looking_titles_without_a_findfont_warning(caplog) -> None:
+    """WenQuanYi Micro Hei has one weight: bold is an outline, not a request findfont cannot meet."""
+    import logging
+
+    import pandas as pd
+
+    from simlib.style.charts import ChartBook
+
+    text = "净收入与投诉每千名客户月投诉变化前沿"
+    book = ChartBook(fonts_for("zh", text))
+    assert book.cjk and book.bold()["fontweight"] == "normal" and book.bold()["path_effects"]
+    assert ChartBook((LATIN_FONT,)).bold() == {"fontweight": "bold"}
+    frame = pd.DataFrame(
+        {f"{m}_{s}": [1.0, 2.0] for m in ("complaints", "revenue") for s in ("mean", "low", "high")}
+        | {"on_frontier": [True, True]},
+        index=["penalty_fee", "tiered_usage"],
+    )
+    labels = {
+        "frontier": "前沿",
+        "x": "每千名客户月投诉变化",
+        "y": "净收入变化（欧元）",
+        "title": "净收入与投诉",
+    }
+    with caplog.at_level(logging.DEBUG, logger="matplotlib.font_manager"):
+        png = book.frontier(frame, "penalty_fee", labels)
+    assert png.startswith(b"\x89PNG")
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not [w for w in warnings if "findfont" in w], warnings

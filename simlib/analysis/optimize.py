@@ -391,7 +391,7 @@ class PolicyOptimum:
         if self.base.path is not None:
             diff["extends"] = self.base.path.name
         diff["name"] = self.scenario.name
-        diff["label"] = self.scenario.label
+        diff["label"] = data["label"]  # plain data: a mapping when given per language
         for lever in self.optimum.levers:
             parts = split_key_path(lever.path)
             # A lever inside a list (fee_changes[0]...) takes the whole list: lists merge whole.

@@ -3,6 +3,11 @@
 This module only *declares* parameters (pydantic models, frozen). Loading files, inheritance,
 overrides and error messages live in :mod:`simlib.scenario.scenario`. Money is in the scenario's currency
 (``simulation.currency``); ``{cur}`` in a unit stands for it. Shares are fractions in [0, 1].
+
+Labels and descriptions may be given per language (``label: {en: ..., zh: ...}``, see
+:mod:`simlib.model.texts`). They are held as :class:`~simlib.model.texts.Text`, a ``str`` whose
+value is the English text, so ``scenario.label`` stays a string for every reader that expects one;
+``scenario.label_in("zh")``, ``description_in`` and ``segment.label_in`` give another language.
 """
 
 from __future__ import annotations
@@ -12,9 +17,11 @@ import typing
 from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field
+from pydantic.fields import FieldInfo
 
 from simlib.keypaths import split_key_path
 from simlib.model.distributions import Distribution, JointDistribution, StrictNumbers
+from simlib.model.texts import LANGUAGES, InLanguages, Text, localized
 
 Share = Annotated[float, Field(ge=0, le=1)]
 NonNegative = Annotated[float, Field(ge=0)]
@@ -116,7 +123,12 @@ class FeeChange(_Section):
 class Segment(_Section):
     """A customer segment: its share and the distributions its customers are drawn from."""
 
-    name: str = param("all", "Segment name", "text", min_length=1, max_length=40)
+    name: str = param(
+        "all", "Segment name (an identifier, the same in every language)", "text", min_length=1, max_length=40
+    )
+    label: Annotated[Text, InLanguages(max_length=60)] = param(
+        "", "Segment name for tables and charts, per language (empty: the name)", "text"
+    )
     share: Share = param(1.0, "Share of customers (initial and arriving)", "share")
     usage_median_units: UncertainPositive = param(
         20.0, "Median personal usage level", "units/month", "modelling assumption"
@@ -208,6 +220,12 @@ class Segment(_Section):
     initial_tenure_max_months: Annotated[int, Field(ge=0)] = param(
         36, "Tenure of the initial customers is uniform between 0 and this", "months"
     )
+
+    def label_in(self, language: str) -> str:
+        """The segment's label in ``language``, else in English, else its name (an identifier)."""
+        if self.label.translations:
+            return localized({LANGUAGES[0]: self.name, **self.label.translations}, language)
+        return self.label or self.name
 
 
 class Arrivals(_Section):
@@ -674,8 +692,12 @@ class ScenarioModel(_Section):
     """A complete, resolved scenario. Immutable: a reform is a new scenario."""
 
     name: str = param("scenario", "Scenario name", "text", min_length=1, max_length=80)
-    label: str = param("", "One-line title for tables and reports", "text", max_length=200)
-    description: str = param("", "What the scenario changes and why", "text")
+    label: Annotated[Text, InLanguages(max_length=200)] = param(
+        "", "One-line title for tables and reports, per language", "text"
+    )
+    description: Annotated[Text, InLanguages(multiline=True)] = param(
+        "", "What the scenario changes and why, per language", "text"
+    )
     simulation: Simulation = Field(default_factory=Simulation)
     population: Population = Field(default_factory=Population)
     fees: Fees = Field(default_factory=Fees)
@@ -697,10 +719,43 @@ class ScenarioModel(_Section):
         "list",
     )
 
+    def label_in(self, language: str) -> str:
+        """The label in ``language`` (falling back to English, then any; ``label`` is the English)."""
+        return localized(self.label, language)
+
+    def description_in(self, language: str) -> str:
+        """The description in ``language`` (falling back to English, then any)."""
+        return localized(self.description, language)
+
 
 def fee_schedule_after(fees: Fees, change_set: typing.Mapping[str, Any]) -> Fees:
     """The fee standard after applying one change's ``set`` mapping (validated like ``fees``)."""
     return Fees.model_validate({**fees.model_dump(), **dict(change_set)})
+
+
+def _section_of(annotation: Any) -> tuple[type[_Section] | None, bool]:
+    """The section a field holds (or the item section of a list of them), and whether it is a list."""
+    nested = [annotation, *typing.get_args(annotation)]
+    sections = [a for a in nested if isinstance(a, type) and issubclass(a, _Section)]
+    return (sections[0] if sections else None), typing.get_origin(annotation) is tuple
+
+
+def parameter_fields(model: type[_Section] = ScenarioModel, prefix: str = "") -> dict[str, FieldInfo]:
+    """Every documented parameter of the schema by key path, in schema order.
+
+    The rows of docs/model.md's table: nested sections are walked (and are no parameter); a list of
+    sections is a parameter, and so is each field of its items, with ``[]`` in the path
+    (``population.segments[].churn_alpha``).
+    """
+    fields: dict[str, FieldInfo] = {}
+    for name, field in model.model_fields.items():
+        path = f"{prefix}.{name}" if prefix else name
+        section, is_list = _section_of(field.annotation)
+        if section is None or is_list:
+            fields[path] = field
+        if section is not None:
+            fields.update(parameter_fields(section, f"{path}[]" if is_list else path))
+    return fields
 
 
 def schema_extra(key_path: str) -> dict[str, Any]:

@@ -144,6 +144,8 @@ class Scenario:
         data = self.as_dict()
         for key in ("name", "label", "description"):
             data.pop(key, None)
+        for segment in data["population"]["segments"]:  # segment labels are wording too
+            segment.pop("label", None)
         text = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -127,7 +127,7 @@ def fonts_for(language: str, text: str) -> tuple[str, ...]:
 _LABEL_OFFSETS = ((4, 3), (4, -10), (-4, 3), (-4, -10), (4, 13), (4, -20), (-4, 13), (-4, -20))
 
 
-def _label_points(figure, ax, frame: pd.DataFrame, recommended: str | None) -> None:
+def _label_points(figure, ax, frame: pd.DataFrame, recommended: str | None, bold: dict) -> None:
     """Name every point, trying a few positions around it so that labels do not overlap."""
     from matplotlib.ticker import FuncFormatter
 
@@ -148,7 +148,7 @@ def _label_points(figure, ax, frame: pd.DataFrame, recommended: str | None) -> N
                 xytext=(dx, dy),
                 textcoords="offset points",
                 ha="left" if dx > 0 else "right",
-                fontweight="bold" if name == recommended else "normal",
+                **(bold if name == recommended else {"fontweight": "normal"}),
             )
             box = text.get_window_extent(renderer)
             if not any(box.overlaps(other) for other in taken):
@@ -167,11 +167,43 @@ def _label_points(figure, ax, frame: pd.DataFrame, recommended: str | None) -> N
             )
 
 
+#: Stroke width (points) that thickens the strokes of a font with no bold face.
+FAUX_BOLD_STROKE = 0.6
+
+
 class ChartBook:
-    """Draws the briefing's charts in one style with one set of fonts."""
+    """Draws the briefing's charts in one style with one set of fonts.
+
+    A CJK font usually has a single weight (WenQuanYi Micro Hei has): asking it for bold makes
+    matplotlib warn "findfont: Failed to find font weight bold" and draw it regular. With such a
+    font, titles and emphasised labels are drawn in the regular weight with a thin outline in the
+    text's own colour (:meth:`bold`), which reads as bold.
+    """
 
     def __init__(self, fonts: tuple[str, ...]):
         self.fonts = fonts
+        self.cjk = any(font in CJK_FONTS for font in fonts)
+
+    def bold(self, colour: str | None = None) -> dict:
+        """Text keyword arguments for bold text: ``fontweight``, or with a CJK font an outline in
+        ``colour`` (the text's colour; default the current ``text.color``)."""
+        if not self.cjk:
+            return {"fontweight": "bold"}
+        import matplotlib
+        from matplotlib import patheffects
+
+        colour = colour or matplotlib.rcParams["text.color"]
+
+        return {
+            "fontweight": "normal",
+            "path_effects": [patheffects.withStroke(linewidth=FAUX_BOLD_STROKE, foreground=colour)],
+        }
+
+    def title(self, ax, text: str) -> None:
+        """Set ``ax``'s title, bold (an outlined regular weight with a CJK font)."""
+        heading = ax.set_title(text)
+        if self.cjk:
+            heading.set_path_effects(self.bold(heading.get_color())["path_effects"])
 
     def figure(self, width: float = 7.6, height: float = 3.9):
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -190,7 +222,7 @@ class ChartBook:
                 "font.family": list(self.fonts),
                 "font.size": 9,
                 "axes.titlesize": 10,
-                "axes.titleweight": "bold",
+                "axes.titleweight": "normal" if self.cjk else "bold",  # see bold()
                 "axes.spines.top": False,
                 "axes.spines.right": False,
                 "axes.grid": True,
@@ -245,9 +277,9 @@ class ChartBook:
             ax.axvline(0.0, color=BASELINE_COLOUR, linewidth=0.8)
             ax.set_xlabel(labels["x"])
             ax.set_ylabel(labels["y"])
-            ax.set_title(labels["title"])
+            self.title(ax, labels["title"])
             ax.legend(loc="best")
-            _label_points(figure, ax, frame, recommended)
+            _label_points(figure, ax, frame, recommended, self.bold())
             return self._png(figure)
 
     def over_time(self, bands: dict[str, pd.DataFrame], highlight: set[str], labels: dict[str, str]) -> bytes:
@@ -273,7 +305,7 @@ class ChartBook:
                 )
             ax.set_xlabel(labels["x"])
             ax.set_ylabel(labels["y"])
-            ax.set_title(labels["title"])
+            self.title(ax, labels["title"])
             ax.legend(ncols=2 if len(bands) > 6 else 1, loc="best")
             return self._png(figure)
 
@@ -297,7 +329,7 @@ class ChartBook:
                         label=column,
                     )
                     left += table[column].to_numpy()
-                ax.set_title(title)
+                self.title(ax, title)
                 ax.set_xlabel(unit)
                 ax.invert_yaxis()
                 ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=2, fontsize=7)
@@ -330,7 +362,7 @@ class ChartBook:
             ax.invert_yaxis()
             ax.axvline(0.0, color=BASELINE_COLOUR, linewidth=0.8)
             ax.set_xlabel(labels["x"])
-            ax.set_title(labels["title"])
+            self.title(ax, labels["title"])
             ax.legend(title=labels["legend"], loc="best")
             ax.grid(axis="y", visible=False)
             return self._png(figure)
@@ -375,7 +407,7 @@ class ChartBook:
 
             ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{abs(value):g}"))
             ax.set_xlabel(labels["x"])
-            ax.set_title(labels["title"])
+            self.title(ax, labels["title"])
             ax.legend(loc="best")
             ax.grid(axis="y", visible=False)
             return self._png(figure)
