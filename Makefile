@@ -45,7 +45,7 @@ ifeq ($(and $(CHROMIUM),$(CJK_FONT)),)
 endif
 
 demo: $(STAMP) system-deps
-	$(BIN)/simlib demo
+	$(BIN)/simlib demo --resume
 
 test: $(STAMP) system-deps
 	$(BIN)/ruff check simlib tests benchmarks

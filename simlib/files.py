@@ -15,9 +15,12 @@ from simlib.errors import os_problem
 
 #: The file that marks an output folder as claimed by a running simlib command (removed when done).
 CLAIM = ".simlib-claim"
+#: Where ``--force`` keeps the results it replaces: ``<folder>/previous/<UTC time>/``.
+PREVIOUS = "previous"
 #: A temporary file of :func:`write_atomic` (``.<name>.<8 random characters>``) or of a write check.
 _TEMPORARY = re.compile(r"^\..+\.[a-z0-9_]{8}$")
-_IGNORED = {CLAIM}
+# Not results: the claim, and earlier results already moved aside (a new write never touches them).
+_IGNORED = {CLAIM, PREVIOUS}
 
 
 def write_atomic(path: Path, write: Any) -> None:
@@ -64,12 +67,33 @@ def _key(folder: Path) -> Path:
     return Path(os.path.abspath(folder))
 
 
-def _holds_results(folder: Path) -> bool:
-    return any(p.name not in _IGNORED for p in folder.iterdir())
+def holds_results(folder: str | Path) -> bool:
+    """Whether ``folder`` holds results: anything but its claim file and ``previous/``."""
+    return any(p.name not in _IGNORED for p in Path(folder).iterdir())
+
+
+def move_aside(folder: str | Path) -> Path | None:
+    """Move the results in ``folder`` under ``folder/previous/<UTC time>/``; nothing is deleted.
+
+    Only call it while holding the folder (a claim). Returns the new folder they are in, or None
+    when ``folder`` held no results.
+    """
+    from datetime import UTC, datetime
+
+    folder = Path(folder)
+    results = sorted(p for p in folder.iterdir() if p.name not in _IGNORED)
+    if not results:
+        return None
+    # Microseconds, as batch and briefing stamp theirs: two forced runs never share a folder.
+    target = folder / PREVIOUS / datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+    target.mkdir(parents=True)
+    for path in results:
+        os.rename(path, target / path.name)
+    return target
 
 
 def _refuse_results(folder: Path, overwrite: bool) -> None:
-    if not overwrite and _holds_results(folder):
+    if not overwrite and holds_results(folder):
         raise FileExistsError(f"{folder} already holds files; choose another folder or overwrite (--force)")
 
 

@@ -84,9 +84,10 @@ def test_help_imports_no_machinery():
 
 
 def test_help_choices_match_the_machinery():
-    from simlib import cli, optimize
+    from simlib.analysis import optimize
+    from simlib.cli import analysis
 
-    assert cli.OBJECTIVES == optimize.OBJECTIVES
+    assert analysis.OBJECTIVES == optimize.OBJECTIVES
 
 
 def test_validate_good_files():
@@ -147,7 +148,8 @@ def test_run_refuses_to_overwrite_results(first_run):
     result = simlib_command("run", BASE, *TINY, "--out", out)
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        f"error: {out} already holds files; choose another folder or overwrite (--force)"
+        f"error: {out} already holds files; choose another folder, or --force to move them under "
+        f"{out}/previous/ and write anew (--resume: simlib run has no finished parts to keep)"
     ]
     assert snapshot(out) == before  # same files, byte for byte
 
@@ -281,7 +283,9 @@ def test_demo_runs_every_shipped_policy_as_a_batch_and_keeps_it(tmp_path: Path):
         assert re.fullmatch(r"[+-]?[\d,.]+% \[-?[\d,.]+%, -?[\d,.]+%\]", rows[policy][3]), rows[policy]
     assert f"results: {out}/" in result.stdout
     assert len(list((out / "runs").iterdir())) == len(policies)
-    again = simlib_command(*arguments)  # a second demo keeps the first one's runs
+    refused = simlib_command(*arguments)  # a second demo neither replaces nor silently reuses them
+    assert refused.returncode == 2 and "--resume" in refused.stderr and "--force" in refused.stderr
+    again = simlib_command(*arguments, "--resume")  # --resume keeps the first one's runs
     assert again.returncode == 0 and all(
         table_rows(again.stdout)[p][1] == "succeeded (kept)" for p in policies
     )
@@ -349,30 +353,141 @@ def test_sensitivity_ranks_the_assumptions_and_writes_the_tornado(tmp_path: Path
 
 def test_calibrate_writes_a_fragment_that_loads(tmp_path: Path):
     history = SHIPPED / "history"
-    fragment = tmp_path / "calibrated.yaml"
+    out = tmp_path / "calibrated"
     (tmp_path / "baseline.yaml").write_text((SHIPPED / "baseline.yaml").read_text())
     result = simlib_command(
         "calibrate", tmp_path / "baseline.yaml", "--retention", history / "retention.csv",
-        "--complaints", history / "complaints.csv", "--out", fragment, "--plot", tmp_path / "fit.png",
+        "--complaints", history / "complaints.csv", "--out", out, "--plot",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     rows = table_rows(result.stdout)
     assert "population.segments[standard].churn_alpha" in rows and "behaviour.penalty_complaint_rate" in rows
+    assert sorted(p.name for p in out.iterdir()) == ["calibrated.yaml", "calibration.csv", "fit.png"]
+    # Its `extends` names the base's file: beside it, the fragment loads.
+    fragment = tmp_path / "calibrated.yaml"
+    fragment.write_bytes((out / "calibrated.yaml").read_bytes())
     loaded = simlib.load(fragment)
     assert loaded.behaviour.penalty_complaint_rate.distribution == "normal"
-    assert (tmp_path / "fit.png").stat().st_size > 10_000
+    table = pd.read_csv(out / "calibration.csv")
+    assert "behaviour.penalty_complaint_rate" in set(table["parameter"])
+    assert {"estimate", "std_error", "unit"} <= set(table.columns)
+    assert (out / "fit.png").stat().st_size > 10_000
     again = simlib_command("calibrate", tmp_path / "baseline.yaml", "--retention", history / "retention.csv",
-                           "--out", fragment)  # fmt: skip
-    assert again.returncode == 2 and "already exists" in again.stderr
+                           "--out", out)  # fmt: skip
+    assert again.returncode == 2 and "already holds files" in again.stderr and "--force" in again.stderr
 
 
 def test_a_bad_history_file_is_one_line_naming_row_and_column(tmp_path: Path):
     bad = tmp_path / "retention.csv"
     bad.write_text("cohort,period,active\na,0,100\na,1,abc\n")
     result = simlib_command(
-        "calibrate", SHIPPED / "baseline.yaml", "--retention", bad, "--out", tmp_path / "x.yaml"
+        "calibrate", SHIPPED / "baseline.yaml", "--retention", bad, "--out", tmp_path / "x"
     )
     assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()
     assert "retention.csv" in line and "row 3" in line and "active" in line
-    assert not (tmp_path / "x.yaml").exists()
+    assert not (tmp_path / "x").exists()
+
+
+# The output-folder rule of every command that writes (README, "Command-line conventions"). batch
+# and demo keep finished runs with --resume: tests/test_batch.py checks them, with previous/.
+SMALL = ("--customers", "300", "--months", "4", "--replications", "2")
+WRITERS = {
+    "run": (("run", SHIPPED / "baseline.yaml", *SMALL, "--quiet", "--out"), "summary.csv"),
+    "compare": (
+        ("compare", SHIPPED / "baseline.yaml", SHIPPED / "penalty_fee.yaml", *SMALL, "--quiet", "--out"),
+        "differences.csv",
+    ),
+    "sweep": (
+        (
+            "sweep",
+            SHIPPED / "baseline.yaml",
+            "--grid",
+            "fees.monthly_fee=24,26",
+            *SMALL,
+            "--workers",
+            "1",
+            "--quiet",
+            "--out",
+        ),
+        "sweep.csv",
+    ),
+    "optimize": (
+        (
+            "optimize",
+            SHIPPED / "baseline.yaml",
+            "--lever",
+            "fees.monthly_fee=20:30",
+            "--grid-points",
+            "2",
+            *SMALL,
+            "--workers",
+            "1",
+            "--out",
+        ),
+        "optimum.yaml",
+    ),
+    "sensitivity": (
+        (
+            "sensitivity",
+            SHIPPED / "baseline.yaml",
+            "--param",
+            "behaviour.complaint_churn_effect=0.5:1.5",
+            "--samples",
+            "2",
+            *SMALL,
+            "--workers",
+            "1",
+            "--quiet",
+            "--out",
+        ),
+        "sensitivity.csv",
+    ),
+    "calibrate": (
+        (
+            "calibrate",
+            SHIPPED / "baseline.yaml",
+            "--complaints",
+            SHIPPED / "history" / "complaints.csv",
+            "--out",
+        ),
+        "calibrated.yaml",
+    ),
+    "scenarios init": (("scenarios", "init"), "baseline.yaml"),
+}
+
+
+@pytest.mark.parametrize("command", sorted(WRITERS))
+def test_every_writing_command_refuses_an_output_with_results_unless_forced(tmp_path: Path, command: str):
+    """Without --force or --resume an output folder holding results is one error line naming the folder
+    and both options; --resume is refused where nothing can be resumed; --force moves the earlier
+    results under previous/<time>/ (nothing deleted) and writes anew."""
+    arguments, written = WRITERS[command]
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "earlier.csv").write_text("earlier results")
+
+    refused = simlib_command(*arguments, out)
+    assert refused.returncode == 2
+    (line,) = refused.stderr.splitlines()
+    assert str(out) in line and "--force" in line and "--resume" in line, line
+    assert [p.name for p in out.iterdir()] == ["earlier.csv"]
+
+    not_resumable = simlib_command(*arguments, out, "--resume")
+    assert not_resumable.returncode == 2
+    (line,) = not_resumable.stderr.splitlines()
+    assert line.startswith("error: --resume:") and "--force" in line, line
+    assert [p.name for p in out.iterdir()] == ["earlier.csv"]
+
+    forced = simlib_command(*arguments, out, "--force")
+    assert forced.returncode == 0, forced.stderr
+    (kept,) = (out / "previous").iterdir()
+    assert [p.name for p in kept.iterdir()] == ["earlier.csv"]
+    assert (kept / "earlier.csv").read_text() == "earlier results"
+    assert (out / written).is_file() and not (out / "earlier.csv").exists()
+
+
+def test_every_writing_command_offers_force_and_resume():
+    for command in ("run", "compare", "sweep", "optimize", "sensitivity", "calibrate", "batch", "demo"):
+        help_text = simlib_command(command, "--help").stdout
+        assert "--force" in help_text and "--resume" in help_text, command

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import stat
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 import simlib
+from simlib.extras import MissingExtraError
 from simlib.model.counts import COUNTED, INDEX
 from simlib.model.lifetime import discounted_months
 from simlib.run.metrics import derive
+from simlib.run.parquet import read_metadata, read_units
 from simlib.run.results import RunInfo, SimulationResult
 
 SCENARIO = simlib.from_dict(
@@ -159,3 +165,56 @@ def test_save_writes_every_file_readable_and_refuses_to_overwrite(tmp_path) -> N
     with pytest.raises(FileExistsError):
         result.save(folder)
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
+
+
+@pytest.fixture(scope="module")
+def three_segments() -> SimulationResult:
+    """The shipped baseline (three segments, EUR) at a tiny size."""
+    return simlib.simulate(simlib.load(BASELINE), customers=300, months=4, replications=2, progress=False)
+
+
+def test_monthly_parquet_carries_each_columns_unit(three_segments, tmp_path) -> None:
+    folder = three_segments.save(tmp_path / "run")
+    schema = pq.read_schema(folder / "monthly.parquet")
+    entry = json.loads(schema.metadata[b"simlib"])
+    assert entry["scenario"] == "baseline" and entry["simlib_version"] == simlib.__version__
+    units = entry["units"]
+    assert set(units) == set(schema.names)  # every column, nothing else
+    assert units["net_revenue"] == units["revenue_recurring"] == units["cost_audits"] == "EUR"
+    assert units["churn_rate"] == "share/month"
+    assert units["complaints_per_1000"] == "per 1,000 customers/month"
+    assert units["active"] == units["complaints"] == "count"
+    assert read_units(folder / "monthly.parquet") == units
+    assert read_metadata(folder / "monthly.parquet")["scenario"] == "baseline"
+
+
+def test_a_parquet_file_of_another_tool_has_no_units(tmp_path) -> None:
+    pd.DataFrame({"a": [1.0]}).to_parquet(tmp_path / "other.parquet")
+    assert read_units(tmp_path / "other.parquet") == {}
+
+
+def test_to_xarray_is_the_monthly_cube_with_units(three_segments) -> None:
+    cube = three_segments.to_xarray()
+    monthly = three_segments.monthly
+    metrics = [c for c in monthly.columns if c not in ("replication", "month", "segment")]
+    assert cube.dims == ("replication", "month", "segment", "metric")
+    assert cube.shape == (2, 4, 3, len(metrics))
+    assert list(cube.segment.values) == ["light", "standard", "heavy"]
+    assert list(cube.metric.values) == metrics
+    assert list(cube.month.values) == [0, 1, 2, 3]
+    row = monthly[(monthly.replication == 1) & (monthly.month == 2) & (monthly.segment == "heavy")]
+    for metric in ("net_revenue", "active", "churn_rate"):
+        value = cube.sel(replication=1, month=2, segment="heavy", metric=metric).item()
+        assert value == pytest.approx(float(row[metric].iloc[0]), rel=1e-12)
+    assert cube.sel(metric="net_revenue").unit.item() == "EUR"
+    assert cube.sel(metric="churn_rate").unit.item() == "share/month"
+    assert cube.attrs["currency"] == "EUR" and cube.attrs["scenario"] == "baseline"
+
+
+def test_to_xarray_without_xarray_names_the_extra(three_segments, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "xarray", None)
+    with pytest.raises(MissingExtraError, match=r'needs xarray, .*pip install "simlib\[xarray\]"'):
+        three_segments.to_xarray()

@@ -125,3 +125,55 @@ def derive(counts: pd.DataFrame, model: ScenarioModel) -> pd.DataFrame:
     col["churn_rate"] = col["churned"] / safe_active
     col["escalations_per_100000"] = col["complaints_escalated"] / safe_active * 100_000.0
     return pd.DataFrame(col, index=counts.index)
+
+
+#: Monthly columns in money (currency units), besides the costs (``cost_*``) and the counted
+#: ``*_cents`` amounts :func:`derive` turns into currency units.
+MONEY: tuple[str, ...] = (
+    "gross_revenue",
+    "refunds",
+    "overcharges_collected",
+    "overcharges_refunded",
+    "overcharges_owed",
+    "overcharges_expected_payout",
+    "overcharge_expected_fines",
+    "total_cost",
+    "fines",
+    "net_revenue",
+)
+#: The rates :func:`derive` computes per active customer-month.
+RATES: dict[str, str] = {
+    "complaints_per_1000": "per 1,000 customers/month",
+    "churn_rate": "share/month",
+    "escalations_per_100000": "per 100,000 customers/month",
+}
+#: The columns that say where a monthly row belongs.
+KEYS: dict[str, str] = {"replication": "index", "month": "month (0 = first)", "segment": "name"}
+
+
+def monthly_units(columns: list[str] | tuple[str, ...], currency: str) -> dict[str, str]:
+    """Unit of each column of a monthly frame (:func:`derive`'s output).
+
+    Parameters
+    ----------
+    columns : the frame's column names.
+    currency : the scenario's currency code (``simulation.currency``), the unit of money.
+
+    Returns
+    -------
+    dict
+        Column → unit: the currency for money, ``share/month`` or ``per 1,000 customers/month``
+        for rates, ``count`` for customers, events and cases counted in the month.
+    """
+    money = set(MONEY) | {c[: -len("_cents")] for c in COUNTED if c.endswith("_cents")}
+    units = {}
+    for column in columns:
+        if column in KEYS:
+            units[column] = KEYS[column]
+        elif column in RATES:
+            units[column] = RATES[column]
+        elif column in money or column.startswith("cost_"):
+            units[column] = currency
+        else:
+            units[column] = "count"
+    return units

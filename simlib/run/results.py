@@ -21,7 +21,8 @@ from simlib.files import check_output_folder, write_atomic
 from simlib.model.counts import COUNTED, INDEX
 from simlib.model.lifetime import discounted_months, posterior_renewals
 from simlib.run.intervals import COVERAGE, interval
-from simlib.run.metrics import derive
+from simlib.run.metrics import derive, monthly_units
+from simlib.run.parquet import write_parquet
 from simlib.scenario.scenario import Scenario
 
 SUMMARY_METRICS: dict[str, tuple[str, str]] = {
@@ -310,6 +311,57 @@ class SimulationResult:
         units.update({c: "{cur}" for c in self.totals().columns if c.startswith("cost_")})
         return {k: v.replace("{cur}", self.currency) for k, v in units.items()}
 
+    def monthly_units(self) -> dict[str, str]:
+        """Unit of each column of :attr:`monthly`, with the currency filled in."""
+        return monthly_units(list(self.monthly.columns), self.currency)
+
+    def to_xarray(self) -> Any:
+        """The monthly cube as an ``xarray.DataArray`` (needs the ``xarray`` extra).
+
+        Returns
+        -------
+        xarray.DataArray
+            Dimensions (replication, month, segment, metric), the values of :attr:`monthly`; the
+            coordinate ``unit`` along ``metric`` gives each metric's unit (money in the scenario's
+            currency), and ``attrs`` the scenario, currency and simlib version.
+
+        Raises
+        ------
+        simlib.extras.MissingExtraError
+            xarray is not installed (one line naming ``pip install "simlib[xarray]"``).
+        """
+        from simlib.extras import require
+
+        require("xarray", "SimulationResult.to_xarray()")
+        import xarray as xr
+
+        monthly = self.monthly
+        metrics = [c for c in monthly.columns if c not in ("replication", "month", "segment")]
+        reps, months = self.counts.shape[:2]
+        # The monthly frame is built replication-major over (replication, month, segment), so a
+        # reshape puts each value at its coordinates.
+        values = (
+            monthly[metrics].to_numpy(dtype=float).reshape(reps, months, len(self.segments), len(metrics))
+        )
+        units = self.monthly_units()
+        return xr.DataArray(
+            values,
+            dims=("replication", "month", "segment", "metric"),
+            coords={
+                "replication": np.arange(reps),
+                "month": np.arange(months),
+                "segment": list(self.segments),
+                "metric": metrics,
+                "unit": ("metric", [units[m] for m in metrics]),
+            },
+            name=self.scenario.name,
+            attrs={
+                "scenario": self.scenario.name,
+                "currency": self.currency,
+                "simlib_version": self.info.simlib_version,
+            },
+        )
+
     def summary(self, coverage: float = COVERAGE, segment: str | None = None) -> pd.DataFrame:
         """Mean, 90% interval (5th–95th percentile across replications) and MC standard error."""
         key = (coverage, segment)
@@ -342,12 +394,15 @@ class SimulationResult:
     def save(self, folder: str | Path, overwrite: bool = False) -> Path:
         """Write monthly (Parquet, CSV), summary (CSV), the resolved scenario and provenance.
 
-        Refuses a folder that already holds files unless ``overwrite`` is set. Each file is written
-        atomically; ``summary.csv`` is written last, so its presence marks a complete save.
+        ``monthly.parquet`` carries each column's unit in its ``simlib`` metadata entry
+        (:func:`simlib.run.parquet.read_units`). Refuses a folder that already holds files unless
+        ``overwrite`` is set. Each file is written atomically; ``summary.csv`` is written last, so
+        its presence marks a complete save.
         """
         folder = check_output_folder(folder, overwrite)
         monthly = self.monthly
-        write_atomic(folder / "monthly.parquet", lambda p: monthly.to_parquet(p, index=False))
+        units, name = self.monthly_units(), self.scenario.name
+        write_atomic(folder / "monthly.parquet", lambda p: write_parquet(monthly, p, units, scenario=name))
         write_atomic(folder / "monthly.csv", lambda p: monthly.to_csv(p, index=False))
         summary = self.summary()
         write_atomic(
