@@ -12,6 +12,7 @@ from simlib.errors import InputError
 from simlib.model.parameters import parameter_fields
 from simlib.model.texts import Text
 from simlib.report.briefing import KEY_COLUMNS, OBJECTIVES
+from simlib.report.evidence import REVENUE_KINDS
 from simlib.report.i18n import (
     LANGUAGES,
     Messages,
@@ -29,16 +30,24 @@ from simlib.report.i18n import (
 )
 from simlib.run.metrics import CHURN_CAUSES, COMPLAINT_CAUSES
 
-SOURCE = Path(__file__).resolve().parent.parent / "simlib" / "report" / "briefing.py"
+REPORT = Path(__file__).resolve().parent.parent / "simlib" / "report"
+SOURCES = [REPORT / f"{name}.py" for name in ("briefing", "words", "figures")]
+TEMPLATES = sorted((REPORT / "templates").glob("*.html"))
 
 
 def used_keys() -> set[str]:
-    """Keys named literally in briefing.py, plus those it builds from metric and cause names."""
-    literal = set(re.findall(r'self\.t\(\s*"(\w+)"', SOURCE.read_text()))
-    built = {f"col_{m}" for m, _ in KEY_COLUMNS} | {f"cause_{c}" for c in CHURN_CAUSES + COMPLAINT_CAUSES}
+    """Keys named literally in the briefing's code and templates, plus those built from names."""
+    literal: set[str] = set()
+    for path in [*SOURCES, *TEMPLATES]:
+        literal |= set(re.findall(r'\bt\(\s*"(\w+)"', path.read_text()))
+    built = {f"col_{m}" for m in KEY_COLUMNS} | {f"cause_{c}" for c in CHURN_CAUSES + COMPLAINT_CAUSES}
     built |= {f"objective_{o}" for o in OBJECTIVES}
-    built |= {f"{k}_baseline" for k in ("summary_tied", "summary_runner_up")}
-    return literal | built
+    built |= {f"money_{kind}" for kind, _ in REVENUE_KINDS}
+    built |= {f"short_{c}" for c in ("churn", "complaints", "compliance")}
+    built |= {f"q_{q}" for q in ("gains", "sure", "limits", "payers", "whys")}
+    built |= {f"why_{k}" for k in ("no_behaviour_change", "costs_outweigh", "complaints_rise", "churn_rises")}
+    built |= {f"assumptions_{g}" for g in ("uncertain", "fixed")}
+    return {key for key in literal if not key.endswith("_")} | built
 
 
 def test_every_language_has_the_same_messages_with_the_same_fields() -> None:
@@ -57,8 +66,8 @@ def test_every_key_the_briefing_uses_exists() -> None:
 
 
 def test_messages_are_filled_in_and_unknown_keys_fail_loudly() -> None:
-    assert Messages("zh")("headline_recommend", policy="X") == "推荐：X"
-    assert Messages("en")("headline_recommend", policy="X") == "Recommended: X"
+    assert Messages("zh")("limits", policy="X", checks="Y") == "X：Y。"
+    assert Messages("en")("limits", policy="X", checks="Y") == "X: Y."
     with pytest.raises(KeyError, match="no_such_message"):
         Messages("en")("no_such_message")
     with pytest.raises(InputError, match="language must be one of"):

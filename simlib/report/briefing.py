@@ -18,6 +18,7 @@ nothing fetched), ``briefing.pdf`` (A4, printed by the system's Chromium) and ``
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -353,16 +354,31 @@ class Briefing:
         return folder
 
 
+#: A number as the sentences write it: sign, currency, digits, suffix, unit (``+€11k``, ``0.87 pp``).
+_NUMBER = re.compile(r"[+\-−]?[€$£¥]?\d[\d,.]*(?:k|M|%| pp| 个百分点| 万| 亿)?(?:欧元)?")
+
+
+def _keep_numbers_whole(text: str):
+    """Escaped ``text`` with every number in a span that never breaks across lines (a line must not
+    end in "+" with "€11k" on the next)."""
+    from markupsafe import Markup, escape
+
+    escaped = str(escape(text))
+    return Markup(_NUMBER.sub(lambda m: f'<span class="n">{m.group(0)}</span>', escaped))
+
+
 def _environment():
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-    return Environment(
+    environment = Environment(
         loader=PackageLoader("simlib.report", "templates"),
         autoescape=select_autoescape(["html"]),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.filters["numbers"] = _keep_numbers_whole
+    return environment
 
 
 @dataclass(frozen=True)

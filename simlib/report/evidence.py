@@ -313,7 +313,8 @@ class Evidence:
         table = self.policies[policy].winners_by_segment
         if table is None:
             return pd.Series(dtype=float)
-        return table["losers_share"].astype(float)
+        segments = [s.name for s in self.baseline_scenario.population.segments]  # not the total row
+        return table["losers_share"].astype(float).reindex(segments).dropna()
 
     # --- why --------------------------------------------------------------------------------------
 
