@@ -188,13 +188,13 @@ def test_describe_shows_values_units_and_origins():
     assert result.returncode == 0, result.stderr
     rows = table_rows(result.stdout)
     assert rows["parameter"] == ["parameter", "value", "unit", "origin", "label", "source"]
-    assert rows["fees.monthly_fee"][1:5] == ["28", "EUR/month", "set in child.yaml", "Subscription fee"]
+    assert rows["fees.monthly_fee"][1:5] == ["€28", "EUR/month", "set in child.yaml", "Subscription fee"]
     assert rows["fees.included_units"][1:4] == ["10", "units/month", "inherited from base.yaml"]
-    assert rows["fees.setup_fee"][1:4] == ["0", "EUR", "default"]
-    assert rows["population.segments[2].share"][1:4] == ["0.25", "share", "set in child.yaml"]
-    assert rows["population.segments[1].share"][1:4] == ["0.3", "share", "inherited from base.yaml"]
-    assert rows["billing.automated_billing"][1:4] == ["True", "yes/no", "set on the command line"]
-    assert rows["fees.transaction_fee_fixed"][1:4] == ["0.1234567", "EUR/unit", "set on the command line"]
+    assert rows["fees.setup_fee"][1:4] == ["€0", "EUR", "default"]
+    assert rows["population.segments[2].share"][1:4] == ["25%", "share", "set in child.yaml"]
+    assert rows["population.segments[1].share"][1:4] == ["30%", "share", "inherited from base.yaml"]
+    assert rows["billing.automated_billing"][1:4] == ["on", "yes/no", "set on the command line"]
+    assert rows["fees.transaction_fee_fixed"][1:4] == ["€0.1234567", "EUR/unit", "set on the command line"]
     loss_aversion = rows["behaviour.loss_aversion"]
     assert loss_aversion[1:4] == ["2.25", "ratio", "default"]
     assert loss_aversion[-1] == "Tversky & Kahneman (1992), λ ≈ 2.25"
@@ -205,10 +205,10 @@ def test_diff_shows_both_values_and_units():
     result = simlib_command("diff", BASE, child)
     assert result.returncode == 0, result.stderr
     rows = table_rows(result.stdout)
-    assert rows["parameter"] == ["parameter", str(BASE), str(child), "unit"]
-    assert rows["fees.monthly_fee"] == ["fees.monthly_fee", "25", "28", "EUR/month"]
-    assert rows["population.segments[2].share"] == ["population.segments[2].share", "0.2", "0.25", "share"]
-    assert rows["fees.usage_tiers[1].unit_price"][1:] == ["(not set)", "0.4", "EUR/unit"]
+    assert rows["parameter"] == ["parameter", str(BASE), str(child), "label"]
+    assert rows["fees.monthly_fee"] == ["fees.monthly_fee", "€25", "€28", "Subscription fee"]
+    assert rows["population.segments[2].share"][1:3] == ["20%", "25%"]
+    assert rows["fees.usage_tiers"][2].startswith("€")  # the whole tariff, for people
     assert "population.segments[1].share" not in rows  # unchanged parameters are not listed
 
 
@@ -226,13 +226,13 @@ def test_compare_prints_baseline_reform_and_difference():
         "base vs base: 2,000 customers × 4 months × 2 replications, seed 7, paired draws"
     )
     assert cells(lines[1]) == ["metric", "baseline", "reform", "difference", "unit"]
-    estimate = r"-?[\d,.]+%? \[-?[\d,.]+%?, -?[\d,.]+%?\]"
+    estimate = r"-?€?[\d,.]+[kM]?( pp)? \(-?€?[\d,.]+[kM]?%? to -?€?[\d,.]+[kM]?%?( pp)?\)"
     row = next(line for line in lines if line.startswith("Gross revenue"))
     _, baseline, reform, difference, unit = cells(row)
     assert all(re.fullmatch(estimate, value.lstrip("+")) for value in (baseline, reform, difference))
-    assert unit == "EUR"
+    assert unit == "EUR" and baseline.startswith("€")
     assert baseline != reform  # --set applies to the reform only
-    assert difference.startswith(("+", "-")) and not difference.startswith("+0.00 ")
+    assert difference.startswith(("+", "-")) and not difference.startswith(("+0 ", "+€0 "))
 
 
 def test_compare_writes_both_runs_and_the_differences(tmp_path):
@@ -277,8 +277,8 @@ def test_demo_runs_every_shipped_policy_as_a_batch_and_keeps_it(tmp_path: Path):
     assert policies <= set(rows)
     for policy in policies:
         assert rows[policy][1] == "succeeded", rows[policy]
-        # Each difference is shown as `mean [low, high]`.
-        assert re.fullmatch(r"[+-]?[\d,.]+% \[-?[\d,.]+%, -?[\d,.]+%\]", rows[policy][3]), rows[policy]
+        # Each churn difference is shown in percentage points as `mean (low to high pp)`.
+        assert re.fullmatch(r"[+-]?[\d,.]+ pp \(-?[\d,.]+ to -?[\d,.]+ pp\)", rows[policy][3]), rows[policy]
     assert f"results: {out}/" in result.stdout
     assert len(list((out / "runs").iterdir())) == len(policies)
     again = simlib_command(*arguments)  # a second demo keeps the first one's runs

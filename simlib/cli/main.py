@@ -402,9 +402,8 @@ def describe(scenario: str, assignments: tuple[str, ...], sources: bool, output_
 def diff_command(base: str, other: str) -> None:
     """The parameters that differ between BASE and OTHER, with both values and units."""
     from simlib.report import tables
-    from simlib.scenario.scenario import diff
 
-    _echo(tables.format_diff(diff(_load(base), _load(other)), base, other))
+    _echo(tables.format_diff(_load(base), _load(other), base, other))
 
 
 @main.command()

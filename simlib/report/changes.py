@@ -174,12 +174,13 @@ def value_at(model: BaseModel, key_path: str) -> Any:
 class _Describer:
     """Values of one scenario pair in one language, with one labelling function."""
 
-    def __init__(self, language: str, currency: str, label: Callable[[str], str]):
+    def __init__(self, language: str, currency: str, label: Callable[[str], str], units: bool = True):
         if language not in WORDS:
             raise ValueError(f"language must be one of {sorted(WORDS)}, not {language!r}")
         self.words = WORDS[language]
         self.numbers = Numbers(language, currency)
         self.label = label
+        self.units = units
 
     def number(self, value: float, unit: str) -> str:
         """A stated number with its unit, for people: "€28", "25%", "30 days", "month 6"."""
@@ -195,7 +196,7 @@ class _Describer:
         text = n.stated(value, "rate")
         if unit == "%":
             return text + "%"
-        return text if unit in _PLAIN_UNITS else f"{text} {unit}"
+        return text if unit in _PLAIN_UNITS or not self.units else f"{text} {unit}"
 
     def value(self, value: Any, unit: str) -> str:
         """Any parameter value for people: numbers with units, on/off, none, distributions."""
@@ -208,6 +209,8 @@ class _Describer:
             return self.number(value, unit)
         if isinstance(value, DistributionBase):
             return self.distribution(value, unit)
+        if isinstance(value, BaseModel) and hasattr(value, "parameters"):
+            return self.joint(value)
         if isinstance(value, tuple | list) and all(isinstance(v, UsageTier) for v in value):
             return self.tariff(value)
         if isinstance(value, dict):
@@ -385,8 +388,13 @@ def _change(key_path: str, label: str, before: str, after: str, words: dict[str,
     return Change(key_path, label, before, after, f"{label}{words['colon']}{before} → {after}")
 
 
-def describe_value(scenario: Scenario, key_path: str, language: str = "en") -> str:
-    """One parameter of a scenario for people ("€28", "on", "lognormal, median 0.3", "none")."""
-    describer = _Describer(language, scenario.simulation.currency, schema_label)
-    unit = str(schema_extra(key_path).get("unit", "")).replace("{cur}", scenario.simulation.currency)
+def describe_value(scenario: Scenario, key_path: str, language: str = "en", units: bool = True) -> str:
+    """One parameter of a scenario for people ("€28", "on", "lognormal, median 0.3", "none").
+
+    ``units=False`` leaves out units other than money, shares, days and months (for a table with a
+    unit column).
+    """
+    currency = scenario.simulation.currency
+    describer = _Describer(language, currency, schema_label, units=units)
+    unit = str(schema_extra(key_path).get("unit", "")).replace("{cur}", currency)
     return describer.value(value_at(scenario.model, key_path), unit)
