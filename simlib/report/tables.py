@@ -63,7 +63,8 @@ def grid(
     for column, floor in (wrap or {}).items():
         if floor == 0:  # an estimate: its mean and its interval each stay on one line
             floor = max(len(p) for r in rows for p in str(r[column]).split(" (", 1)) if rows else 1
-        floors[column] = min(widths[column], floor)
+        # Key paths, units and headers (file names) stay whole: they are copied, not read.
+        floors[column] = min(widths[column], max(floor, *map(len, str(header[column]).split())))
     # Shrink the widest wrappable column, one character at a time, until the table fits: long
     # labels and headers (file names) wrap before anything overflows.
     while sum(widths) + 2 * (len(widths) - 1) > width:
@@ -148,7 +149,7 @@ def format_comparison(comparison: Comparison) -> str:
         f"seed {info.seed}, paired draws — mean (90% interval)"
     )
     header = ["metric", "baseline", "reform", "difference", "unit"]
-    return title + "\n" + grid(rows, header, wrap={0: MIN_LABEL_WIDTH, 1: 0, 2: 0, 3: 0, 4: 8})
+    return title + "\n" + grid(rows, header, wrap={0: MIN_LABEL_WIDTH, 1: 0, 2: 0, 3: 0})
 
 
 def format_overview(comparisons: Sequence[Comparison], customers: int, replications: int) -> str:
@@ -197,7 +198,7 @@ def format_overview(comparisons: Sequence[Comparison], customers: int, replicati
             f"{shown('monthly_churn_rate')}, complaints/1000 {shown('complaints_per_1000')}, "
             f"overcharges owed to customers {shown('overcharges_owed')} (not revenue)"
         )
-    return title + "\n" + grid(rows, header, wrap={0: MIN_LABEL_WIDTH, **dict.fromkeys(range(1, 6), 0)})
+    return title + "\n" + grid(rows, header, wrap=dict.fromkeys(range(1, 6), 0))
 
 
 def _origin(origin: str, scenario: Scenario) -> str:
@@ -223,7 +224,7 @@ def format_parameters(scenario: Scenario, sources: bool = False) -> str:
         if sources:
             row.append(p.source or "")
         rows.append(row)
-    wrap = {0: 18, 1: 10, 2: 8, 3: 10, 4: 12} | ({5: 12} if sources else {})
+    wrap = {1: 10, 4: 12} | ({5: 12} if sources else {})
     return grid(rows, header, wrap=wrap)
 
 
@@ -234,7 +235,7 @@ def format_diff(base: Scenario, other: Scenario, base_name: str, other_name: str
         return f"{other_name} and {base_name} have the same parameters"
     rows = [[c.key_path, c.before, c.after, c.label] for c in changes]
     header = ["parameter", base_name, other_name, "label"]
-    return grid(rows, header, wrap={0: 20, 1: MIN_LABEL_WIDTH, 2: MIN_LABEL_WIDTH, 3: MIN_LABEL_WIDTH})
+    return grid(rows, header, wrap={1: MIN_LABEL_WIDTH, 2: MIN_LABEL_WIDTH, 3: MIN_LABEL_WIDTH})
 
 
 def format_batch(records: Sequence[dict], comparison: pd.DataFrame) -> str:
@@ -263,7 +264,7 @@ def format_batch(records: Sequence[dict], comparison: pd.DataFrame) -> str:
             ]
         )
     title = "Every policy against the baseline (reform − baseline, mean (90% interval))\n"
-    return title + grid(rows, header, wrap={0: MIN_LABEL_WIDTH, 2: 0, 3: 0, 4: 0})
+    return title + grid(rows, header, wrap={2: 0, 3: 0, 4: 0})
 
 
 def _lever(numbers: Numbers, path: str, value: float) -> str:
@@ -367,7 +368,7 @@ def format_sensitivity(result: SensitivityResult, output: str) -> str:
     ]
     what = f"Δ {output} (reform − base)" if result.paired else output
     title = f"What {what} depends on ({result.method}, {result.settings.get('evaluations', '?')} model runs)"
-    return title + "\n" + grid(rows, header, wrap={1: MIN_LABEL_WIDTH, 2: MIN_LABEL_WIDTH})
+    return title + "\n" + grid(rows, header, wrap={2: MIN_LABEL_WIDTH})
 
 
 def format_calibration(summary: pd.DataFrame) -> str:
@@ -387,6 +388,4 @@ def format_calibration(summary: pd.DataFrame) -> str:
             ]
         )
     header = ["parameter", "estimate ± SE", "95% interval", "unit", "from"]
-    return "Fitted by maximum likelihood\n" + grid(
-        rows, header, wrap={0: MIN_LABEL_WIDTH, 4: MIN_LABEL_WIDTH}
-    )
+    return "Fitted by maximum likelihood\n" + grid(rows, header, wrap={4: MIN_LABEL_WIDTH})
