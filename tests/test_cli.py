@@ -187,6 +187,7 @@ def test_describe_shows_values_units_and_origins():
         "--set",
         "fees.transaction_fee_fixed=0.1234567",
         "--sources",
+        columns=400,  # every label and source on one line (a narrower terminal wraps them)
     )
     assert result.returncode == 0, result.stderr
     rows = table_rows(result.stdout)
