@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -22,10 +23,12 @@ TINY = ["--customers", "2000", "--months", "4", "--replications", "2", "--quiet"
 OUTPUTS = {"monthly.parquet", "monthly.csv", "summary.csv", "scenario.json", "provenance.json"}
 
 
-def simlib_command(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    """Run the installed entry point; a traceback is a bug whatever the exit status."""
+def simlib_command(*args: str | Path, columns: int | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the installed entry point (tables as wide as ``columns``); a traceback is a bug whatever
+    the exit status."""
+    env = None if columns is None else {**os.environ, "COLUMNS": str(columns)}
     result = subprocess.run(
-        [str(SIMLIB), *map(str, args)], capture_output=True, text=True, timeout=300, check=False
+        [str(SIMLIB), *map(str, args)], capture_output=True, text=True, timeout=300, check=False, env=env
     )
     assert "Traceback" not in result.stderr, result.stderr
     return result
@@ -186,17 +189,18 @@ def test_describe_shows_values_units_and_origins():
         "--set",
         "fees.transaction_fee_fixed=0.1234567",
         "--sources",
+        columns=400,  # every label and source on one line (a narrower terminal wraps them)
     )
     assert result.returncode == 0, result.stderr
     rows = table_rows(result.stdout)
     assert rows["parameter"] == ["parameter", "value", "unit", "origin", "label", "source"]
-    assert rows["fees.monthly_fee"][1:5] == ["28", "EUR/month", "set in child.yaml", "Subscription fee"]
+    assert rows["fees.monthly_fee"][1:5] == ["€28", "EUR/month", "set in child.yaml", "Subscription fee"]
     assert rows["fees.included_units"][1:4] == ["10", "units/month", "inherited from base.yaml"]
-    assert rows["fees.setup_fee"][1:4] == ["0", "EUR", "default"]
-    assert rows["population.segments[2].share"][1:4] == ["0.25", "share", "set in child.yaml"]
-    assert rows["population.segments[1].share"][1:4] == ["0.3", "share", "inherited from base.yaml"]
-    assert rows["billing.automated_billing"][1:4] == ["True", "yes/no", "set on the command line"]
-    assert rows["fees.transaction_fee_fixed"][1:4] == ["0.1234567", "EUR/unit", "set on the command line"]
+    assert rows["fees.setup_fee"][1:4] == ["€0", "EUR", "default"]
+    assert rows["population.segments[2].share"][1:4] == ["25%", "share", "set in child.yaml"]
+    assert rows["population.segments[1].share"][1:4] == ["30%", "share", "inherited from base.yaml"]
+    assert rows["billing.automated_billing"][1:4] == ["on", "yes/no", "set on the command line"]
+    assert rows["fees.transaction_fee_fixed"][1:4] == ["€0.1234567", "EUR/unit", "set on the command line"]
     loss_aversion = rows["behaviour.loss_aversion"]
     assert loss_aversion[1:4] == ["2.25", "ratio", "default"]
     assert loss_aversion[-1] == "Tversky & Kahneman (1992), λ ≈ 2.25"
@@ -207,10 +211,10 @@ def test_diff_shows_both_values_and_units():
     result = simlib_command("diff", BASE, child)
     assert result.returncode == 0, result.stderr
     rows = table_rows(result.stdout)
-    assert rows["parameter"] == ["parameter", str(BASE), str(child), "unit"]
-    assert rows["fees.monthly_fee"] == ["fees.monthly_fee", "25", "28", "EUR/month"]
-    assert rows["population.segments[2].share"] == ["population.segments[2].share", "0.2", "0.25", "share"]
-    assert rows["fees.usage_tiers[1].unit_price"][1:] == ["(not set)", "0.4", "EUR/unit"]
+    assert rows["parameter"] == ["parameter", str(BASE), str(child), "label"]
+    assert rows["fees.monthly_fee"] == ["fees.monthly_fee", "€25", "€28", "Subscription fee"]
+    assert rows["population.segments[2].share"][1:3] == ["20%", "25%"]
+    assert rows["fees.usage_tiers"][2].startswith("€")  # the whole tariff, for people
     assert "population.segments[1].share" not in rows  # unchanged parameters are not listed
 
 
@@ -221,20 +225,21 @@ def test_schema_prints_the_json_schema():
 
 
 def test_compare_prints_baseline_reform_and_difference():
-    result = simlib_command("compare", BASE, BASE, *TINY, "--set", "fees.monthly_fee=40")
+    # Wide enough for every estimate on one line (a narrower terminal wraps them before the interval).
+    result = simlib_command("compare", BASE, BASE, *TINY, "--set", "fees.monthly_fee=40", columns=250)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith(
         "base vs base: 2,000 customers × 4 months × 2 replications, seed 7, paired draws"
     )
     assert cells(lines[1]) == ["metric", "baseline", "reform", "difference", "unit"]
-    estimate = r"-?[\d,.]+%? \[-?[\d,.]+%?, -?[\d,.]+%?\]"
+    estimate = r"-?€?[\d,.]+[kM]?( pp)? \(-?€?[\d,.]+[kM]?%? to -?€?[\d,.]+[kM]?%?( pp)?\)"
     row = next(line for line in lines if line.startswith("Gross revenue"))
     _, baseline, reform, difference, unit = cells(row)
     assert all(re.fullmatch(estimate, value.lstrip("+")) for value in (baseline, reform, difference))
-    assert unit == "EUR"
+    assert unit == "EUR" and baseline.startswith("€")
     assert baseline != reform  # --set applies to the reform only
-    assert difference.startswith(("+", "-")) and not difference.startswith("+0.00 ")
+    assert difference.startswith(("+", "-")) and not difference.startswith(("+0 ", "+€0 "))
 
 
 def test_compare_writes_both_runs_and_the_differences(tmp_path):
@@ -279,8 +284,10 @@ def test_demo_runs_every_shipped_policy_as_a_batch_and_keeps_it(tmp_path: Path):
     assert policies <= set(rows)
     for policy in policies:
         assert rows[policy][1] == "succeeded", rows[policy]
-        # Each difference is shown as `mean [low, high]`.
-        assert re.fullmatch(r"[+-]?[\d,.]+% \[-?[\d,.]+%, -?[\d,.]+%\]", rows[policy][3]), rows[policy]
+        # Each churn difference is in percentage points, `mean (low to high pp)`; a terminal too narrow
+        # for the table puts the interval on the next line.
+        shown = rows[policy][3]
+        assert re.fullmatch(r"[+-]?[\d,.]+ pp( \(-?[\d,.]+ to -?[\d,.]+ pp\))?", shown), rows[policy]
     assert f"results: {out}/" in result.stdout
     assert len(list((out / "runs").iterdir())) == len(policies)
     refused = simlib_command(*arguments)  # a second demo neither replaces nor silently reuses them

@@ -88,9 +88,8 @@ def describe(scenario: str, assignments: tuple[str, ...], sources: bool, output_
 def diff_command(base: str, other: str) -> None:
     """The parameters that differ between BASE and OTHER, with both values and units."""
     from simlib.report import tables
-    from simlib.scenario.scenario import diff
 
-    echo(tables.format_diff(diff(load_scenario(base), load_scenario(other)), base, other))
+    echo(tables.format_diff(load_scenario(base), load_scenario(other), base, other))
 
 
 @click.command()
