@@ -762,7 +762,11 @@ def test_too_deep_inheritance(tmp_path):
             "fees.montly_fee",
             "unknown key 'montly_fee' in fees; did you mean fees.monthly_fee?",
         ),
-        ({"nosuch": 1}, "nosuch", "unknown key 'nosuch' in top level; valid keys: name, label, short_label, description"),
+        (
+            {"nosuch": 1},
+            "nosuch",
+            "unknown key 'nosuch' in top level; valid keys: name, label, short_label, description",
+        ),
         (
             {"population.segments.heavy.sharee": 0.2},
             "population.segments.heavy.sharee",

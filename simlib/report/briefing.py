@@ -31,12 +31,13 @@ from simlib.analysis.recommend import Constraints
 from simlib.batch.batch import MANIFEST, PREVIOUS
 from simlib.errors import InputError
 from simlib.files import write_atomic
-from simlib.report.changes import describe_changes
+from simlib.report.changes import describe_changes, describe_value, value_at
 from simlib.report.evidence import OBJECTIVES, Evidence
 from simlib.report.figures import CHARTS, Figures
 from simlib.report.i18n import Messages, catalogue, executor_text, parameter_text, status_text
 from simlib.report.words import Words
 from simlib.style.charts import Chart, ChartBook, MissingFontError, fonts_for
+from simlib.style.numbers import digits_for
 
 #: The key-numbers table: paired differences to the baseline, in reading order.
 KEY_COLUMNS = ("npv_net_revenue", "net_revenue", "monthly_churn_rate", "complaints_per_1000")
@@ -171,13 +172,12 @@ class Briefing:
             cells = []
             for metric in KEY_COLUMNS:
                 value = ev.policies[policy].difference[metric]
-                text = w.difference(policy, metric)
-                mean, _, rest = text.partition(" (")
+                mean, interval = w.parts(policy, metric)
                 cells.append(
                     {
                         "metric": metric,
                         "mean": mean,
-                        "interval": rest.rstrip(")"),
+                        "interval": interval,
                         "data": (value.mean, value.low, value.high),
                     }
                 )
@@ -209,7 +209,7 @@ class Briefing:
                     "broken": bool(broken),
                 }
             )
-        columns = [self.t(f"col_{metric}", currency=w.n.currency_name) for metric in KEY_COLUMNS]
+        columns = [self.t(f"col_{metric}") for metric in KEY_COLUMNS]
         columns.append(self.t("col_losers_share"))
         return {
             "columns": columns,
@@ -258,12 +258,16 @@ class Briefing:
         return out
 
     def _assumptions(self) -> dict[str, list[dict[str, str]]]:
+        """The behavioural assumptions of the baseline: uncertain ones (drawn per replication) with
+        their 90% range, fixed ones with their value; label, unit and source in this language."""
+        baseline = self.evidence.baseline_scenario
         uncertain, fixed = [], []
-        for parameter in self.evidence.baseline_scenario.parameters():
+        for parameter in baseline.parameters():
             if not parameter.path.startswith("behaviour."):
                 continue
             text = parameter_text(parameter.path, self.language, self.evidence.currency)
-            value = parameter.value
+            value = value_at(baseline.model, parameter.path)
+            shown = describe_value(baseline, parameter.path, self.language, units=False)
             row = {
                 "path": parameter.path,
                 "label": text.label,
@@ -271,15 +275,17 @@ class Briefing:
                 "source": text.source or "",
             }
             if hasattr(value, "quantile"):
+                low, high = value.quantile(0.05), value.quantile(0.95)
+                digits = digits_for(low, high)
                 row["value"] = self.t(
                     "uncertain_value",
-                    low=self.words.n.rate(value.quantile(0.05)),
-                    high=self.words.n.rate(value.quantile(0.95)),
-                    distribution=self.t(f"distribution_{type(value).__name__.lower()}"),
+                    low=self.words.n.rate(low, digits=digits),
+                    high=self.words.n.rate(high, digits=digits),
+                    distribution=shown,
                 )
                 uncertain.append(row)
             else:
-                row["value"] = self.words.n.rate(value) if isinstance(value, int | float) else str(value)
+                row["value"] = shown
                 fixed.append(row)
         return {"uncertain": uncertain, "fixed": fixed}
 

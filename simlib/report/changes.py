@@ -34,6 +34,11 @@ from simlib.style.numbers import Numbers, kind_of
 #: Words by language. Units counted in days and months are written out; other units are appended.
 WORDS: dict[str, dict[str, str]] = {
     "en": {
+        # Choices of the schema (Literal fields), as a manager reads them.
+        "choice_fine": "breaches are simulated and fined",
+        "choice_validate": "a breaching scenario is refused",
+        "choice_graduated": "graduated (each tier's price on its own units)",
+        "choice_volume": "by volume (one price for all units)",
         "none": "none",
         "on": "on",
         "off": "off",
@@ -72,6 +77,10 @@ WORDS: dict[str, dict[str, str]] = {
         "escalations_per_100000": "escalations per 100,000 customers",
     },
     "zh": {
+        "choice_fine": "模拟违规并罚款",
+        "choice_validate": "违规情景直接拒绝",
+        "choice_graduated": "累进计价（各档价格只用于该档用量）",
+        "choice_volume": "全量计价（所有用量按同一档价格）",
         "none": "无",
         "on": "开",
         "off": "关",
@@ -217,7 +226,7 @@ class _Describer:
             return w["list"].join(f"{key} {self.value(item, '')}" for key, item in value.items())
         if isinstance(value, tuple | list):
             return w["list"].join(self.value(item, unit) for item in value)
-        return str(value)
+        return w.get(f"choice_{value}", str(value))
 
     def distribution(self, value: DistributionBase, unit: str) -> str:
         fields = value.model_dump()

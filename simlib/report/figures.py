@@ -14,6 +14,7 @@ import pandas as pd
 
 from simlib.analysis.frontier import frontier_table
 from simlib.report.evidence import Evidence
+from simlib.report.i18n import currency_name
 from simlib.report.words import Words
 from simlib.run.metrics import CHURN_CAUSES, COMPLAINT_CAUSES
 from simlib.style.charts import BASELINE_COLOUR, HIGHLIGHT_COLOUR, Chart, ChartBook
@@ -81,7 +82,9 @@ class Figures:
                 "chart_frontier_title", best=self.words.short(best), fewest=self.words.short(fewest)
             ),
             "x": self.t("chart_frontier_x"),
-            "y": self.t("chart_frontier_y", currency=self.n.currency_name),
+            "y": self.t(
+                "chart_frontier_y", currency=currency_name(self.evidence.currency, self.words.language)
+            ),
             "frontier": self.t("chart_frontier_legend"),
         }
         chosen = ev.recommendation.chosen
@@ -229,7 +232,9 @@ class Figures:
         )
         labels = {
             "title": title,
-            "x": self.t("chart_segments_x", currency=self.n.currency_name),
+            "x": self.t(
+                "chart_segments_x", currency=currency_name(self.evidence.currency, self.words.language)
+            ),
             "legend": self.t("chart_segments_legend"),
         }
         shown = table.assign(

@@ -83,7 +83,13 @@ class Words:
         kind = "points" if kind == "share" else kind
         if with_interval:
             return self.n.estimate(value.mean, value.low, value.high, kind, signed=True)
-        return self.n.estimate(value.mean, value.mean, value.mean, kind, signed=True).split(" (")[0]
+        return self.n.estimate(value.mean, None, None, kind, signed=True)
+
+    def parts(self, policy: str, metric: str) -> tuple[str, str]:
+        """(mean, interval) of a paired difference, for a table cell that shows them on two lines."""
+        value = self.evidence.policies[policy].difference[metric]
+        kind = "points" if KINDS[metric] == "share" else KINDS[metric]
+        return self.n.estimate_parts(value.mean, value.low, value.high, kind, signed=True)
 
     def level(self, policy: str, metric: str) -> str:
         value = self.evidence.policies[policy].level[metric]

@@ -375,22 +375,34 @@ class Numbers:
         kind : one of :data:`KINDS` (see :func:`kind_of`).
         signed : "+" before a positive mean (for differences; "points" is always signed).
         """
+        head, interval = self.estimate_parts(mean, low, high, kind, signed=signed)
+        if not interval:
+            return head
+        words = _WORDS[self.language]
+        return f"{head}{words['open']}{interval}{words['close']}"
+
+    def estimate_parts(
+        self, mean: float | None, low: float | None, high: float | None, kind: str, *, signed: bool = False
+    ) -> tuple[str, str]:
+        """The two parts of :meth:`estimate`, for a table that shows the interval under the mean:
+        ("+€140k", "€126k to €149k"); the interval is "" when there is none."""
         _check(kind)
         if _missing(mean):
-            return MISSING
+            return MISSING, ""
         signed = signed or kind == "points"
         if _missing(low, high):
-            return self._single(mean, kind, signed)
+            return self._single(mean, kind, signed), ""
         words = _WORDS[self.language]
         decimals = self._decimals(low, high, kind)
         if kind == "money":
             scale = self._scale(max(abs(mean), abs(low), abs(high)), decimals)
-            head = self._shown(mean, kind, decimals, signed, scale)
-            return f"{head}{words['open']}{self._money_interval(low, high, decimals, scale)}{words['close']}"
+            return self._shown(mean, kind, decimals, signed, scale), self._money_interval(
+                low, high, decimals, scale
+            )
         head = self._shown(mean, kind, decimals, signed, (1.0, ""))
         if kind == "points":
             head += words["points"]
-        return f"{head}{words['open']}{self.interval(low, high, kind)}{words['close']}"
+        return head, self.interval(low, high, kind)
 
     def _single(self, value: float, kind: str, signed: bool) -> str:
         if kind == "money":
