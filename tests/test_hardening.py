@@ -29,7 +29,9 @@ from simlib.files import (
     remove_stale_temporaries,
     write_together,
 )
-from simlib.scenario.scenario import MAX_FILE_BYTES, load, unused_sizes
+from simlib.scenario.describe import unused_sizes
+from simlib.scenario.reading import MAX_FILE_BYTES
+from simlib.scenario.scenario import load
 from simlib.text import printable, printable_lines
 
 ROOT = Path(__file__).resolve().parents[1]

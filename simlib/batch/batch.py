@@ -63,7 +63,8 @@ from simlib.run.executors import describe as describe_executor
 from simlib.run.executors import open_executor
 from simlib.run.metrics import KEY_METRICS
 from simlib.run.runner import RunSettings
-from simlib.scenario.scenario import Scenario, load, unused_sizes
+from simlib.scenario.describe import unused_sizes
+from simlib.scenario.scenario import Scenario, load
 
 MANIFEST = "manifest.json"
 STATUS = "status.json"

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 EXIT_INVALID = 2
 MAX_VARIANTS = 1_000  # a larger sweep needs --max-variants (README, "Sweeps")
 ROOTS_VARIABLE = (
-    "SIMLIB_SCENARIO_ROOTS"  # simlib.scenario.scenario.ROOTS_VARIABLE, without importing pydantic
+    "SIMLIB_SCENARIO_ROOTS"  # simlib.scenario.reading.ROOTS_VARIABLE, without importing pydantic
 )
 OBJECTIVES = ("npv_net_revenue", "net_revenue", "gross_revenue")
 """The choices of ``optimize --objective``: :data:`simlib.analysis.optimize.OBJECTIVES`, repeated here so
@@ -311,7 +311,7 @@ def compare_command(
     """
     from simlib.report import tables
     from simlib.run.runner import compare
-    from simlib.scenario.scenario import unused_sizes
+    from simlib.scenario.describe import unused_sizes
 
     base, changed = _load(baseline), _load(reform, assignments)
     note = unused_sizes(changed, base, size)
@@ -402,7 +402,7 @@ def describe(scenario: str, assignments: tuple[str, ...], sources: bool, output_
 def diff_command(base: str, other: str) -> None:
     """The parameters that differ between BASE and OTHER, with both values and units."""
     from simlib.report import tables
-    from simlib.scenario.scenario import diff
+    from simlib.scenario.describe import diff
 
     _echo(tables.format_diff(diff(_load(base), _load(other)), base, other))
 
