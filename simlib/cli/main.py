@@ -25,7 +25,7 @@ from simlib.files import check_output_file, claimed_output_folder, write_togethe
 from simlib.text import printable_lines
 
 if TYPE_CHECKING:
-    from simlib.batch.batch import BatchOutcome
+    from simlib.batch.results import BatchOutcome
     from simlib.scenario.scenario import Scenario
 
 # A command imports its machinery (pandas, numpy, scipy, pydantic, matplotlib, papermill) when it
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 EXIT_INVALID = 2
 MAX_VARIANTS = 1_000  # a larger sweep needs --max-variants (README, "Sweeps")
 ROOTS_VARIABLE = (
-    "SIMLIB_SCENARIO_ROOTS"  # simlib.scenario.reading.ROOTS_VARIABLE, without importing pydantic
+    "SIMLIB_SCENARIO_ROOTS"  # simlib.scenario.scenario.ROOTS_VARIABLE, without importing pydantic
 )
 OBJECTIVES = ("npv_net_revenue", "net_revenue", "gross_revenue")
 """The choices of ``optimize --objective``: :data:`simlib.analysis.optimize.OBJECTIVES`, repeated here so
@@ -457,7 +457,7 @@ def _brief(folder: str | Path, force: bool, **options: Any) -> None:
 
     require("report", "simlib brief")
     from simlib.analysis.recommend import Constraints
-    from simlib.batch.batch import MANIFEST, locked_batch_folder
+    from simlib.batch.folders import MANIFEST, locked_batch_folder
     from simlib.report.briefing import write_briefing
 
     # The batch folder's lock: one batch or briefing writes a folder at a time (a folder that is
@@ -577,7 +577,8 @@ def batch(
     from simlib.extras import require
 
     require("batch", "simlib batch")
-    from simlib.batch.batch import plan_batch, run_batch
+    from simlib.batch.batch import run_batch
+    from simlib.batch.plan import plan_batch
 
     plan = plan_batch(scenarios, baseline, overrides=_overrides(assignments), notebook=notebook, **size)
     for note in plan.notes:
@@ -952,7 +953,8 @@ def demo(
 
     require("batch", "simlib demo")
     require("report", "simlib demo")
-    from simlib.batch.batch import plan_batch, run_batch
+    from simlib.batch.batch import run_batch
+    from simlib.batch.plan import plan_batch
     from simlib.resources import shipped_scenarios
 
     directory = Path(folder) if folder else shipped_scenarios()
