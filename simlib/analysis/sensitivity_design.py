@@ -313,6 +313,7 @@ def _joint_factor(
 
 
 def check_problem(problem: Mapping[str, Any], seed: int) -> None:
+    """Refuse a malformed SALib problem or design seed, one line naming what is wrong."""
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise InputError(f"the design seed must be a non-negative whole number (got {seed!r})")
     names, bounds = problem.get("names", []), problem.get("bounds", [])
@@ -325,6 +326,7 @@ def check_problem(problem: Mapping[str, Any], seed: int) -> None:
 
 
 def sobol_design(problem: dict, n: int, seed: int, second_order: bool) -> np.ndarray:
+    """The Saltelli design of ``n`` base samples (a power of 2), scrambled with ``seed``."""
     from SALib.sample import sobol
 
     check_problem(problem, seed)
@@ -334,6 +336,7 @@ def sobol_design(problem: dict, n: int, seed: int, second_order: bool) -> np.nda
 
 
 def morris_design(problem: dict, trajectories: int, levels: int, seed: int) -> np.ndarray:
+    """The Morris design of ``trajectories`` one-at-a-time trajectories on ``levels`` grid levels."""
     from SALib.sample import morris
 
     check_problem(problem, seed)

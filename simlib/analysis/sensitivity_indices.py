@@ -84,6 +84,7 @@ def bootstrap_seed(seed: int) -> int:
 def sobol_analysis(
     problem: dict, samples: np.ndarray, outputs: np.ndarray, seed: int, second_order: bool
 ) -> IndexEstimate:
+    """Sobol' indices per output column, with bootstrap half-widths; a constant output has every index 0."""
     from SALib.analyze import sobol
 
     names = list(problem["names"])
@@ -122,6 +123,7 @@ def _pairs(names: list[str], s2: np.ndarray, conf: np.ndarray) -> pd.DataFrame:
 def morris_analysis(
     problem: dict, samples: np.ndarray, outputs: np.ndarray, levels: int, seed: int
 ) -> IndexEstimate:
+    """Morris elementary-effect statistics per output column, with bootstrap half-widths."""
     from SALib.analyze import morris
 
     tables = []

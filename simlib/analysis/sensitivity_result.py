@@ -248,6 +248,7 @@ def samples_frame(
     tornado: np.ndarray,
     values: np.ndarray,
 ) -> pd.DataFrame:
+    """The design and tornado points with their outputs, one row per model evaluation."""
     varied = ["centre"] + [f"{p.path}={end}" for p in parameters for end in ("low", "high")]
     frame = pd.DataFrame(
         {

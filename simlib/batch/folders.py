@@ -46,6 +46,7 @@ def _check_contents(folder: Path, resume: bool, force: bool) -> None:
 
 
 def prepare_folder(folder: Path, resume: bool, force: bool) -> None:
+    """Check and create the batch folder before it is locked; one line naming it when it cannot be used."""
     if resume and force:
         raise InputError("--resume and --force exclude each other: resume keeps runs, force redoes them")
     try:

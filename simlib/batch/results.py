@@ -100,6 +100,7 @@ def comparison_table(batch_folder: Path, records: Sequence[Mapping[str, Any]]) -
 
 
 def write_tables(plan: BatchPlan, outcome: BatchOutcome, executor: str, created: str) -> None:
+    """Write the comparison tables and the manifest (last), each atomically."""
     folder = outcome.folder
     manifest = _manifest(plan, outcome, executor, created)
     ordered = [outcome.records[r.run_id] for r in plan.runs if r.run_id in outcome.records]

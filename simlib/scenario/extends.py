@@ -172,6 +172,7 @@ def _merge(base: Any, change: Any) -> Any:
 
 
 def leaf_paths(data: Any, prefix: str) -> Iterator[str]:
+    """The key path of every leaf of raw scenario data (a distribution is one leaf)."""
     if isinstance(data, dict) and data and not _looks_like_distribution(data):
         for key, value in data.items():
             yield from leaf_paths(value, f"{prefix}.{key}" if prefix else str(key))

@@ -79,6 +79,7 @@ StrictLoader.add_constructor(REPLACE_TAG, _construct_replaced)
 
 
 def file_problem(path: Path, message: str, key: str = "") -> ScenarioError:
+    """A one-line error naming the file (and the key, if any)."""
     return ScenarioError([Problem(str(path), key, message)])
 
 

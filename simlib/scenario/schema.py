@@ -31,6 +31,7 @@ def _unwrap(annotation: Any) -> Any:
 
 
 def field_model(model: Any, name: str) -> Any:
+    """The model class (or list type, or ``dict``) of field ``name`` of ``model``; None if it has none."""
     if isinstance(model, type) and issubclass(model, BaseModel) and name in model.model_fields:
         annotation = _unwrap(model.model_fields[name].annotation)
         if typing.get_origin(annotation) in (tuple, list):
@@ -42,6 +43,7 @@ def field_model(model: Any, name: str) -> Any:
 
 
 def item_model(model: Any) -> Any:
+    """The model class of the items of a list type; None if ``model`` is not one."""
     if typing.get_origin(model) in (tuple, list):
         args = [a for a in typing.get_args(model) if a is not Ellipsis]
         return _unwrap(args[0]) if args else None
@@ -49,6 +51,7 @@ def item_model(model: Any) -> Any:
 
 
 def fields_of(model: Any) -> list[str] | None:
+    """The keys a model class may hold (``extends`` too at the top); None for a non-model."""
     if isinstance(model, type) and issubclass(model, BaseModel):
         names = list(model.model_fields)
         return [*names, "extends"] if model is ScenarioModel else names
@@ -56,6 +59,7 @@ def fields_of(model: Any) -> list[str] | None:
 
 
 def model_at(loc: tuple) -> Any:
+    """The model class at a pydantic location, or None where the location leaves the schema."""
     model: Any = ScenarioModel
     for part in loc:
         model = item_model(model) if isinstance(part, int) else field_model(model, part)
@@ -65,6 +69,7 @@ def model_at(loc: tuple) -> Any:
 
 
 def unknown_key_message(key: str, walked: list[str], fields: list[str], here: str) -> str:
+    """The one-line message for an unknown key, with the closest valid key or the valid ones."""
     message = f"unknown key {key!r} in {here}"
     guess = difflib.get_close_matches(key, fields, n=1, cutoff=0.6)
     if guess:

@@ -106,6 +106,7 @@ def _distribution_fields(value: Any) -> list[str] | None:
 
 
 def pydantic_problems(exc: ValidationError, source: str, raw: Any = None) -> list[Problem]:
+    """Pydantic's errors as one-line problems: key path, what is wrong, the bad value."""
     problems: list[Problem] = []
     seen: set[tuple[str, str]] = set()
     union_failures: dict[str, list[dict]] = {}

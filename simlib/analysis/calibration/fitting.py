@@ -73,6 +73,7 @@ class Estimate:
 
 
 def unit_of(model: type, name: str) -> str:
+    """The unit of field ``name`` of ``model``, as the schema states it."""
     return str(model.model_fields[name].json_schema_extra["unit"])
 
 
