@@ -114,7 +114,8 @@ def test_explore_notebook_builds_its_widgets_and_runs_a_setting(tmp_path: Path) 
 
 
 def test_compare_notebook_reads_a_batch_folder(tmp_path: Path) -> None:
-    from simlib.batch.batch import plan_batch, run_batch
+    from simlib.batch.batch import run_batch
+    from simlib.batch.plan import plan_batch
 
     fixtures = Path(__file__).resolve().parent / "fixtures" / "batch"
     plan = plan_batch(

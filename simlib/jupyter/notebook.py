@@ -25,7 +25,8 @@ from simlib.run.intervals import COVERAGE, interval
 from simlib.run.metrics import CHURN_CAUSES, COMPLAINT_CAUSES
 from simlib.run.results import Comparison, SimulationResult
 from simlib.run.runner import RunSettings, compare, simulate
-from simlib.scenario.scenario import Scenario, diff, load
+from simlib.scenario.describe import diff
+from simlib.scenario.scenario import Scenario, load
 
 RESULT_FILE = "result.json"
 
