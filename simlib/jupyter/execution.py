@@ -365,7 +365,8 @@ def _exit_with_parent() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Worker entry point: ``python -m simlib.jupyter.execution SPEC.json``, or
-    ``python -m simlib.jupyter.execution --ahead NOTEBOOK FOLDER [KERNEL]`` for a worker started ahead of its run (:func:`serve`)."""
+    ``python -m simlib.jupyter.execution --ahead NOTEBOOK FOLDER [KERNEL]`` for a worker started
+    ahead of its run (:func:`serve`)."""
     from simlib.files import write_atomic
 
     # jsonschema (via nbformat) imports this optional IRI checker when present; building its grammar
