@@ -39,7 +39,8 @@ SIMULATION_CELL = "settings.simulate()"
 
 
 def run(workers: int, size: dict, folder: Path, policies: tuple[str, ...]) -> tuple[float, dict]:
-    from simlib.batch.batch import plan_batch, run_batch
+    from simlib.batch.batch import run_batch
+    from simlib.batch.plan import plan_batch
 
     scenarios = [ROOT / "scenarios" / f"{p}.yaml" for p in policies]
     plan = plan_batch(scenarios, ROOT / "scenarios" / "baseline.yaml", **size)

@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     from simlib.errors import InputError, ScenarioError
     from simlib.run.results import Comparison, SimulationResult
     from simlib.run.runner import compare, simulate
-    from simlib.scenario.scenario import Scenario, diff, from_dict, json_schema, load
+    from simlib.scenario.describe import diff
+    from simlib.scenario.scenario import Scenario, from_dict, json_schema, load
 
 # The public API is imported on first use: a batch worker process that only executes a notebook
 # (`python -m simlib.jupyter.execution`) then starts without pandas and pydantic.
@@ -28,7 +29,7 @@ _WHERE = {
     "compare": "run.runner",
     "simulate": "run.runner",
     "Scenario": "scenario.scenario",
-    "diff": "scenario.scenario",
+    "diff": "scenario.describe",
     "from_dict": "scenario.scenario",
     "json_schema": "scenario.scenario",
     "load": "scenario.scenario",

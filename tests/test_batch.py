@@ -15,7 +15,9 @@ import pandas as pd
 import pytest
 
 import simlib
-from simlib.batch.batch import BatchResult, plan_batch, run_batch, safe_name
+from simlib.batch.batch import run_batch
+from simlib.batch.plan import plan_batch, safe_name
+from simlib.batch.results import BatchResult
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"

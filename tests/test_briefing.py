@@ -22,7 +22,8 @@ from playwright.sync_api import sync_playwright
 from pypdf import PdfReader
 
 from simlib.analysis.recommend import Constraints
-from simlib.batch.batch import plan_batch, run_batch
+from simlib.batch.batch import run_batch
+from simlib.batch.plan import plan_batch
 from simlib.report.briefing import Briefing
 from simlib.report.evidence import REVENUE_KINDS, Evidence
 from simlib.report.pdf import chromium_flags, find_chromium

@@ -11,7 +11,8 @@ import pytest
 from dask.distributed import LocalCluster
 
 import simlib
-from simlib.batch.batch import plan_batch, run_batch
+from simlib.batch.batch import run_batch
+from simlib.batch.plan import plan_batch
 from simlib.errors import InputError
 from simlib.run.executors import InProcessExecutor, open_executor
 

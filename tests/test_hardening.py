@@ -29,7 +29,9 @@ from simlib.files import (
     remove_stale_temporaries,
     write_together,
 )
-from simlib.scenario.scenario import MAX_FILE_BYTES, load, unused_sizes
+from simlib.scenario.describe import unused_sizes
+from simlib.scenario.reading import MAX_FILE_BYTES
+from simlib.scenario.scenario import load
 from simlib.text import printable, printable_lines
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -569,7 +571,7 @@ def test_stale_temporaries_are_removed_and_nothing_else(tmp_path):
 
 
 def test_a_resumed_batch_folder_loses_its_stale_temporaries(tmp_path):
-    from simlib.batch.batch import locked_batch_folder
+    from simlib.batch.folders import locked_batch_folder
 
     (tmp_path / "manifest.json").write_text("{}")
     for name in STALE:
@@ -580,7 +582,7 @@ def test_a_resumed_batch_folder_loses_its_stale_temporaries(tmp_path):
 
 
 def test_an_interrupted_batch_points_at_no_log_that_does_not_exist(tmp_path, capsys):
-    from simlib.batch.batch import BatchOutcome
+    from simlib.batch.results import BatchOutcome
     from simlib.cli.batch import batch_report
 
     (tmp_path / "comparison.csv").write_text("scenario,run_id,metric\n")
@@ -1020,7 +1022,7 @@ def test_a_briefing_that_cannot_draw_a_name_says_whose_name(where):
 
 
 def _hold_batch_lock(folder: str, ready, done) -> None:
-    from simlib.batch.batch import locked_batch_folder
+    from simlib.batch.folders import locked_batch_folder
 
     with locked_batch_folder(Path(folder), resume=False):
         (Path(folder) / "manifest.json").write_text("{}")
@@ -1029,12 +1031,12 @@ def _hold_batch_lock(folder: str, ready, done) -> None:
 
 
 def test_two_batches_in_one_folder_one_refused_either_way(tmp_path):
-    from simlib.batch.batch import _prepare_folder, locked_batch_folder
+    from simlib.batch.folders import locked_batch_folder, prepare_folder
     from simlib.errors import InputError
 
     context = multiprocessing.get_context("fork")
     ready, done = context.Event(), context.Event()
-    _prepare_folder(tmp_path, resume=False, force=False)  # both see an empty folder ...
+    prepare_folder(tmp_path, resume=False, force=False)  # both see an empty folder ...
     holder = context.Process(target=_hold_batch_lock, args=(str(tmp_path), ready, done))
     holder.start()
     assert ready.wait(10)

@@ -102,3 +102,94 @@ def test_explorer_reruns_the_paired_comparison_when_a_lever_moves() -> None:
     assert explorer.last.summary().loc["complaints_penalty_fee", "difference_mean"] > 0
     table = explorer.key_numbers(explorer.run({"fees.penalty_fee": 12}))
     assert table.loc["net_revenue", "difference_mean"] != 0
+    # The chart's legend names both runs; the table is text, without NaN or scientific notation.
+    assert explorer.chart.legend_labels() == ["baseline", "with these levers"]
+    shown = explorer.key_numbers_table(explorer.last)
+    assert list(shown.columns) == ["unit", "baseline", "with these levers", "difference [90% interval]"]
+    assert not any("nan" in c.lower() or "e+0" in c for c in shown.to_numpy().ravel())
+    assert slider.description == "penalty" and slider.style.description_width == "initial"
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "difference", "shown"),
+    [
+        (1767936.2, "EUR", False, "1,767,936"),
+        (-1767936.2, "EUR", True, "-1,767,936"),
+        (1093.4, "EUR", True, "+1,093"),
+        (0.000015, "customers", False, "0.000015"),
+        (0.0231, "share/month", False, "2.31%"),
+        (0.0012, "share/month", True, "+0.12 pp"),
+        (-0.00001, "share/month", True, "0.00 pp"),
+        (0.0, "EUR", True, "0.00"),
+        (float("nan"), "EUR", False, "–"),
+        (None, "share/month", True, "–"),
+        (float("inf"), "", False, "–"),
+    ],
+)
+def test_format_value_never_shows_nan_or_scientific_notation(
+    value: float | None, unit: str, difference: bool, shown: str
+) -> None:
+    from simlib.jupyter.notebook import format_value
+
+    assert format_value(value, unit, difference=difference) == shown
+
+
+def test_format_value_shows_an_interval_in_the_same_unit() -> None:
+    from simlib.jupyter.notebook import format_value
+
+    assert format_value(0.0012, "share/month", low=-0.0003, high=0.002, difference=True) == (
+        "+0.12 pp [-0.03 pp, 0.20 pp]"
+    )
+    assert format_value(2.5e6, "EUR", low=2.4e6, high=float("nan")) == "2,500,000 [2,400,000, –]"
+
+
+@pytest.fixture(scope="module")
+def paired_run():
+    return simlib.compare(
+        simlib.load(SCENARIOS / "baseline.yaml"),
+        simlib.load(SCENARIOS / "penalty_fee.yaml"),
+        customers=1000,
+        months=4,
+        replications=2,
+        progress=False,
+    )
+
+
+def test_comparison_table_is_text_in_words_without_nan(paired_run) -> None:
+    from simlib.jupyter.notebook import comparison_table
+    from simlib.report.i18n import Messages
+
+    table = comparison_table(paired_run, words=Messages("en"))
+    assert list(table.columns) == ["unit", "baseline", "penalty_fee", "difference [90% interval]"]
+    cells = table.to_numpy().ravel().tolist() + list(table.index)
+    assert all(isinstance(c, str) for c in cells)
+    assert not any("nan" in c.lower() or "e+0" in c or "e-0" in c for c in cells)
+    assert "… usual churn" in table.index and not any("(baseline)" in label for label in table.index)
+    assert table.loc["Average monthly churn rate", "difference [90% interval]"].split(" [")[0].endswith("pp")
+    assert table.loc["Customers whose bill rose by more than 5%", "baseline"] == "–"
+
+
+def test_charts_name_both_runs_and_the_causes_in_words(paired_run) -> None:
+    from simlib.jupyter.notebook import plot_causes, plot_over_time
+    from simlib.report.i18n import Messages
+    from simlib.style.charts import BASELINE_COLOUR, HIGHLIGHT_COLOUR
+
+    figure = plot_over_time(paired_run, ["active", "net_revenue"])
+    assert [t.get_text() for t in figure.legends[0].get_texts()] == ["baseline", "penalty_fee"]
+    revenue = figure.axes[1]
+    assert revenue.get_title() == "Net revenue per month (EUR)" and revenue.get_xlabel() == "Month"
+    assert [line.get_color() for line in revenue.get_lines()] == [BASELINE_COLOUR, HIGHLIGHT_COLOUR]
+    figure.canvas.draw()
+    ticks = [t.get_text() for t in revenue.get_yticklabels() if t.get_text()]
+    assert ticks and all("e" not in t for t in ticks) and any("," in t for t in ticks)
+    causes = plot_causes(paired_run, Messages("en"))
+    churn = [t.get_text() for t in causes.axes[0].get_legend().get_texts()]
+    assert churn == ["usual churn", "price too high", "price rise", "unresolved complaint"]
+    assert causes.axes[0].get_title() == "Customers lost, by cause"
+
+
+def test_a_policy_with_the_baselines_name_is_told_apart(paired_run) -> None:
+    from simlib.jupyter.notebook import run_labels
+
+    assert run_labels(paired_run) == ["baseline", "penalty_fee"]
+    assert run_labels(paired_run, "baseline") == ["baseline", "baseline (changed)"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import nbformat
@@ -54,12 +55,31 @@ def execute(name: str, tmp_path: Path, **parameters) -> nbformat.NotebookNode:
     return run_notebook(name, tmp_path / f"executed-{name}", **parameters)
 
 
+def assert_readable(executed: nbformat.NotebookNode) -> str:
+    """Every text output fits 100 columns, and nothing shows NaN or scientific notation; returns
+    the texts (plain, HTML and streams)."""
+    for output in notebook_runs.outputs(executed):
+        if "application/vnd.jupyter.widget-view+json" in output.get("data", {}):
+            continue  # a widget's plain text is its Python repr, shown only where widgets are not
+        plain = output.get("data", {}).get("text/plain", "") + output.get("text", "")
+        too_long = [line for line in plain.splitlines() if len(line) > 100]
+        assert not too_long, too_long
+    texts = notebook_runs.texts(executed)
+    assert "NaN" not in texts and "nan" not in texts.split()
+    assert not re.search(r"\de[+-]\d", texts), re.search(r".{40}\de[+-]\d.{10}", texts)
+    return texts
+
+
 def test_scenario_notebook_runs_with_its_defaults(tmp_path: Path) -> None:
     executed = execute("scenario.ipynb", tmp_path)
     images = notebook_runs.images(executed)
     assert len(images) == 2
     streams = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.outputs)
     assert "no output_dir given: nothing written" in streams
+    texts = assert_readable(executed)
+    # The causes are named as in the briefing, and the table says which run is which.
+    assert "… usual churn" in texts and "personal reasons (baseline)" not in texts
+    assert "difference [90% interval]" in texts and " pp [" in texts
 
 
 def test_scenario_notebook_writes_results_equal_to_the_library(tmp_path: Path) -> None:
@@ -110,11 +130,13 @@ def test_explore_notebook_builds_its_widgets_and_runs_a_setting(tmp_path: Path) 
     executed = execute("explore.ipynb", tmp_path, customers=1000, months=4, replications=2)
     outputs = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs]
     assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
-    assert any("difference_mean" in o.get("data", {}).get("text/plain", "") for o in outputs)
+    texts = assert_readable(executed)
+    assert "with these levers" in texts and "difference [90% interval]" in texts
 
 
 def test_compare_notebook_reads_a_batch_folder(tmp_path: Path) -> None:
-    from simlib.batch.batch import plan_batch, run_batch
+    from simlib.batch.batch import run_batch
+    from simlib.batch.plan import plan_batch
 
     fixtures = Path(__file__).resolve().parent / "fixtures" / "batch"
     plan = plan_batch(

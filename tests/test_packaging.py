@@ -125,7 +125,8 @@ def test_the_wheel_carries_the_engine_notebooks_and_scenarios(wheel: Path) -> No
     assert "simlib/shipped/notebooks/scenario.ipynb" in names
     assert "simlib/shipped/scenarios/baseline.yaml" in names
     assert "simlib/shipped/scenarios/history/retention.csv" in names
-    assert "simlib/templates/briefing.html" in names
+    assert "simlib/report/templates/briefing.html" in names
+    assert "simlib/report/messages/parameters.zh.yaml" in names
     assert not [n for n in names if "__pycache__" in n or n.endswith((".nbi", ".nbc"))]
     assert not [n for n in names if ".ipynb_checkpoints" in n or "/outputs/" in n]
 

@@ -13,16 +13,9 @@ from pydantic import ValidationError
 import simlib
 from simlib.errors import Problem, ScenarioError, show_value
 from simlib.model.parameters import ScenarioModel
-from simlib.scenario.scenario import (
-    COMMAND_LINE,
-    DEFAULT,
-    Parameter,
-    diff,
-    from_dict,
-    json_schema,
-    load,
-    parse_assignment,
-)
+from simlib.scenario.describe import DEFAULT, Parameter, diff
+from simlib.scenario.overrides import COMMAND_LINE
+from simlib.scenario.scenario import from_dict, json_schema, load, parse_assignment
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 INVALID = FIXTURES / "invalid"

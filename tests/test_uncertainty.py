@@ -14,7 +14,8 @@ from scipy import stats
 import simlib
 from simlib.analysis import calibrate as cal
 from simlib.errors import ScenarioError
-from simlib.scenario.scenario import diff, json_schema
+from simlib.scenario.describe import diff
+from simlib.scenario.scenario import json_schema
 from simlib.scenario.uncertainty import PRINCIPAL_RANGE, joint_values, principal_direction
 
 ROOT = Path(__file__).resolve().parent.parent

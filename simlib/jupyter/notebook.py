@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,10 +22,13 @@ from simlib import __version__
 from simlib.errors import InputError, Problem, ScenarioError
 from simlib.files import check_output_folder, write_atomic
 from simlib.run.intervals import COVERAGE, interval
-from simlib.run.metrics import CHURN_CAUSES, COMPLAINT_CAUSES
-from simlib.run.results import Comparison, SimulationResult
+from simlib.run.metrics import CHURN_CAUSES, COMPLAINT_CAUSES, monthly_units
+from simlib.run.results import SUMMARY_METRICS, Comparison, SimulationResult
 from simlib.run.runner import RunSettings, compare, simulate
-from simlib.scenario.scenario import Scenario, diff, load
+from simlib.scenario.describe import diff
+from simlib.scenario.scenario import Scenario, load
+from simlib.style.charts import BASELINE_COLOUR, HIGHLIGHT_COLOUR, PALETTE, ChartBook, fonts_for
+from simlib.style.numbers import number
 
 RESULT_FILE = "result.json"
 
@@ -204,8 +207,83 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+MISSING = "–"
+"""What a table shows for a number that is missing or undefined (never "NaN")."""
+
+
+def _positional(value: float, unit: str) -> str:
+    text = number(value, unit)
+    if "e" in text:  # `number` keeps 2 significant digits of a tiny value in scientific notation
+        text = np.format_float_positional(value, precision=2, unique=False, fractional=False, trim="-")
+    return text
+
+
+def _one_value(value: float | None, unit: str, difference: bool, signed: bool) -> str:
+    if value is None or not math.isfinite(float(value)):
+        return MISSING
+    value = float(value)
+    if unit.startswith("share") and difference:
+        text = f"{value * 100:.2f}"
+        text = (
+            text[1:] if text.startswith("-") and not any(c in "123456789" for c in text) else text
+        ) + " pp"
+    else:
+        text = _positional(value, unit)
+    if signed and not text.startswith("-") and any(c in "123456789" for c in text):
+        text = "+" + text
+    return text
+
+
+def format_value(
+    value: float | None,
+    unit: str = "",
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    difference: bool = False,
+) -> str:
+    """A number as the notebooks show it; with ``low`` and ``high``, ``mean [low, high]``.
+
+    Every number a notebook's tables and chart axes show passes through here (the house style of
+    :mod:`simlib.style.numbers`), so it changes in one place.
+
+    Parameters
+    ----------
+    value : the number, in ``unit``; a share as a fraction (0.02 is 2%).
+    unit : the metric's unit. ``share…`` units are shown in % (differences in percentage points,
+        "pp"); anything else as a plain number with thousands separators (money in currency units).
+    low, high : the ends of its 90% interval, shown in brackets when both are given.
+    difference : a paired difference (policy − baseline): the value is signed, shares are in pp.
+
+    Returns
+    -------
+    str
+        Never scientific notation; a missing or undefined number (None, NaN, ±inf) is "–".
+    """
+    text = _one_value(value, unit, difference, signed=difference)
+    if low is None or high is None:
+        return text
+    return f"{text} [{_one_value(low, unit, difference, False)}, {_one_value(high, unit, difference, False)}]"
+
+
 def _runs(run: SimulationResult | Comparison) -> list[SimulationResult]:
     return [run.baseline, run.reform] if isinstance(run, Comparison) else [run]
+
+
+def run_labels(run: SimulationResult | Comparison, policy: str | None = None) -> list[str]:
+    """What legends and tables call each run: the scenario names (the policy's ``policy`` if
+    given), told apart when the policy is the baseline changed and so has the baseline's name."""
+    names = [result.scenario.name for result in _runs(run)]
+    if len(names) == 2:
+        names[1] = policy or names[1]
+        if names[1] == names[0]:
+            names[1] = f"{names[1]} (changed)"
+    return names
+
+
+def _colours(count: int) -> list[str]:
+    """The baseline in the briefing's baseline grey, the policy in its highlight colour."""
+    return [BASELINE_COLOUR, HIGHLIGHT_COLOUR] if count == 2 else [PALETTE[0]]
 
 
 def monthly_band(result: SimulationResult, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -223,83 +301,245 @@ def monthly_band(result: SimulationResult, metric: str) -> tuple[np.ndarray, np.
         return np.nanmean(values, axis=0), low, high
 
 
-def plot_over_time(run: SimulationResult | Comparison, metrics: Sequence[str]):
-    """One panel per metric: the monthly mean of each run with its 90% band across replications.
+#: Title and vertical-axis label of the monthly charts; ``{currency}`` is the scenario's currency.
+MONTHLY_CHARTS: dict[str, tuple[str, str]] = {
+    "active": ("Active customers", "customers"),
+    "net_revenue": ("Net revenue per month ({currency})", "{currency} a month"),
+    "churn_rate": ("Monthly churn rate", "% of active customers a month"),
+    "complaints_per_1000": ("Complaints per 1,000 customers a month", "per 1,000 active customers"),
+}
+MONTH_AXIS = "Month"
 
-    Returns a :class:`ScreenFigure` (a matplotlib figure a notebook shows once, at screen
-    resolution).
-    """
-    columns = 2
-    rows = math.ceil(len(metrics) / columns)
-    height = 3.2 * rows
-    figure = screen_figure(figsize=(11, height))
-    axes = figure.subplots(rows, columns, squeeze=False)
+
+def chart_labels(metric: str, currency: str) -> tuple[str, str, str]:
+    """A monthly metric's chart title, vertical-axis label and unit (for its tick labels)."""
+    unit = monthly_units([metric], currency)[metric]
+    title, axis = MONTHLY_CHARTS.get(metric, (metric.replace("_", " ").capitalize(), unit))
+    return title.format(currency=currency), axis.format(currency=currency), unit
+
+
+def _chart_book(language: str, *texts: str) -> ChartBook:
+    """The briefing's chart style with fonts that draw every one of ``texts``."""
+    return ChartBook(fonts_for(language, "".join(texts)))
+
+
+def _format_axis(ax: Any, unit: str) -> None:
+    """At most :data:`TICKS` labelled ticks a axis; vertical ticks as :func:`format_value` shows
+    numbers (thousands separators, % for shares)."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(TICKS, integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(TICKS))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: _tick(value, unit)))
+
+
+def _tick(value: float, unit: str) -> str:
+    """A tick label: :func:`format_value`, without decimals for a whole number (not a share)."""
+    if not unit.startswith("share") and math.isfinite(value) and value == round(value):
+        return format_value(round(value), unit).removesuffix(".0").removesuffix(".00")
+    return format_value(value, unit)
+
+
+def _monthly_figure(rows: int, book: ChartBook) -> tuple[Any, list[Any]]:
+    height = 3.0 * rows + 0.4
+    with book.style():
+        figure = screen_figure(figsize=(11, height))
+        axes = list(figure.subplots(rows, 2, squeeze=False).flat)
     # Fixed margins (inches) rather than a layout engine, which would draw the figure twice.
     figure.subplots_adjust(
-        left=0.8 / 11, right=1 - 0.2 / 11, bottom=0.55 / height, top=1 - 0.6 / height, wspace=0.22,
-        hspace=0.38,
+        left=0.95 / 11, right=1 - 0.2 / 11, bottom=0.55 / height, top=1 - 0.75 / height, wspace=0.26,
+        hspace=0.45,
     )  # fmt: skip
-    for ax, metric in zip(axes.flat, metrics, strict=False):
-        for result in _runs(run):
-            mean, low, high = monthly_band(result, metric)
-            months = np.arange(len(mean))
-            ax.fill_between(months, low, high, alpha=0.2)
-            ax.plot(months, mean, label=result.scenario.name)
-        ax.set_title(metric.replace("_", " "))
-        ax.set_xlabel("month")
-        _few_ticks(ax)
-    for ax in list(axes.flat)[len(metrics) :]:
-        ax.set_visible(False)
-    # One legend for every panel (the runs are the same in each): one to lay out, not one a panel.
-    figure.legend(*axes.flat[0].get_legend_handles_labels(), loc="upper center", ncol=2, fontsize=8)
-    return figure
+    return figure, axes
 
 
-def _few_ticks(ax: Any, axis: str = "both") -> None:
-    from matplotlib.ticker import MaxNLocator
+def plot_over_time(run: SimulationResult | Comparison, metrics: Sequence[str], policy: str | None = None):
+    """One panel per metric: the monthly mean of each run with its 90% band across replications,
+    in the briefing's chart style (the baseline grey, the policy in the highlight colour).
 
-    if axis in ("both", "x"):
-        ax.xaxis.set_major_locator(MaxNLocator(TICKS, integer=True))
-    if axis in ("both", "y"):
-        ax.yaxis.set_major_locator(MaxNLocator(TICKS))
+    Parameters
+    ----------
+    run : a comparison (baseline and policy) or one run.
+    metrics : monthly metrics (columns of ``by_month()``), e.g. ``"active"``, ``"net_revenue"``.
+    policy : the policy's name in the legend (default: its scenario's name).
 
-
-def plot_causes(run: SimulationResult | Comparison):
-    """Churn and complaints by cause over the horizon (mean across replications), per run.
-
-    Returns a :class:`ScreenFigure`.
+    Returns
+    -------
+    ScreenFigure
+        A matplotlib figure a notebook shows once, at screen resolution.
     """
-    results = _runs(run)
-    names = [r.scenario.name for r in results]
-    figure = screen_figure(figsize=(11, 3.5))
-    axes = figure.subplots(1, 2)
-    # Room for the longest name at 10 pt (about 0.085 in a character), fixed rather than found by a
-    # layout engine (which would draw the figure twice); the right panel shares the left's names.
-    left = min(0.45, (0.25 + 0.085 * max(len(n) for n in names)) / 11)
-    figure.subplots_adjust(left=left, right=0.98, bottom=0.12, top=0.9, wspace=0.05)
-    axes[1].tick_params(labelleft=False)
-    for ax, causes, title in (
-        (axes[0], CHURN_CAUSES, "customers lost, by cause"),
-        (axes[1], COMPLAINT_CAUSES, "complaints, by cause"),
-    ):
-        means = np.array([r.totals()[list(causes)].mean().to_numpy() for r in results])
-        left = np.zeros(len(results))
-        for index, cause in enumerate(causes):
-            label = cause.split("_", 1)[1].replace("_", " ")
-            ax.barh(names, means[:, index], left=left, label=label)
-            left = left + means[:, index]
-        ax.set_title(title)
-        ax.legend(fontsize=8)
-        _few_ticks(ax, "x")
+    names = run_labels(run, policy)
+    currency = _runs(run)[0].currency
+    labels = [chart_labels(metric, currency) for metric in metrics]
+    book = _chart_book("en", MONTH_AXIS, *names, *(t + a for t, a, _ in labels))
+    figure, axes = _monthly_figure(math.ceil(len(metrics) / 2), book)
+    with book.style():
+        for ax, metric, (title, axis, unit) in zip(axes, metrics, labels, strict=False):
+            for result, name, colour in zip(_runs(run), names, _colours(len(names)), strict=True):
+                mean, low, high = monthly_band(result, metric)
+                months = np.arange(len(mean))
+                ax.fill_between(months, low, high, alpha=0.15, color=colour, linewidth=0)
+                ax.plot(months, mean, color=colour, linewidth=1.8, label=name)
+            book.title(ax, title)
+            ax.set_xlabel(MONTH_AXIS)
+            ax.set_ylabel(axis)
+            _format_axis(ax, unit)
+        for ax in axes[len(metrics) :]:
+            ax.set_visible(False)
+        # One legend for every panel (the runs are the same in each): one to lay out, not one a panel.
+        figure.legend(*axes[0].get_legend_handles_labels(), loc="upper center", ncol=2)
     return figure
 
 
-SEGMENT_METRICS = ("net_revenue", "monthly_churn_rate", "complaints_per_1000", "active_end")
+#: The message keys :func:`plot_causes` reads: the panels' titles and units (the causes' names are
+#: ``cause_<cause>``).
+CAUSE_CHART_KEYS = (
+    "chart_causes_churn",
+    "chart_causes_complaints",
+    "chart_causes_churn_unit",
+    "chart_causes_complaints_unit",
+)
 
 
-def segment_table(run: SimulationResult | Comparison) -> pd.DataFrame:
+def plot_causes(run: SimulationResult | Comparison, words: Callable[[str], str], policy: str | None = None):
+    """Churn and complaints by cause over the horizon (mean across replications), per run, in the
+    briefing's chart style and words.
+
+    Parameters
+    ----------
+    run : a comparison (baseline and policy) or one run.
+    words : the briefing's message catalogue, e.g. ``simlib.report.i18n.Messages("en")``: names
+        each cause (``cause_churned_baseline`` is "usual churn") and titles the panels
+        (:data:`CAUSE_CHART_KEYS`); its ``language`` attribute, if any, picks the fonts.
+    policy : the policy's name (default: its scenario's name).
+
+    Returns
+    -------
+    ScreenFigure
+    """
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    results = _runs(run)
+    names = run_labels(run, policy)
+    panels = (
+        (CHURN_CAUSES, words("chart_causes_churn"), words("chart_causes_churn_unit")),
+        (COMPLAINT_CAUSES, words("chart_causes_complaints"), words("chart_causes_complaints_unit")),
+    )
+    causes = {cause: words(f"cause_{cause}") for cause in (*CHURN_CAUSES, *COMPLAINT_CAUSES)}
+    book = _chart_book(
+        getattr(words, "language", "en"), *names, *causes.values(), *(t + u for _, t, u in panels)
+    )
+    with book.style():
+        figure = screen_figure(figsize=(11, 4.2))
+        axes = figure.subplots(1, 2)
+        # Room for the longest name at 9 pt (about 0.08 in a character), fixed rather than found by
+        # a layout engine (which would draw the figure twice); the right panel shares the names.
+        left = min(0.45, (0.3 + 0.08 * max(len(n) for n in names)) / 11)
+        figure.subplots_adjust(left=left, right=0.98, bottom=0.4, top=0.9, wspace=0.06)
+        axes[1].tick_params(labelleft=False)
+        for ax, (kinds, title, unit) in zip(axes, panels, strict=True):
+            means = np.array([r.totals()[list(kinds)].mean().to_numpy() for r in results])
+            start = np.zeros(len(results))
+            for index, cause in enumerate(kinds):
+                ax.barh(names, means[:, index], left=start, label=causes[cause], color=PALETTE[index])
+                start = start + means[:, index]
+            book.title(ax, title)
+            ax.set_xlabel(unit)
+            ax.invert_yaxis()
+            ax.grid(axis="y", visible=False)
+            ax.xaxis.set_major_locator(MaxNLocator(TICKS))
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: _tick(value, "count")))
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2)
+    return figure
+
+
+def _unit_shown(unit: str) -> str:
+    """A unit as a table's unit column shows it: shares are shown in %."""
+    return {"share/month": "% a month", "share of customers": "% of customers", "share": "%"}.get(unit, unit)
+
+
+#: How the key-numbers tables name the shares of customers paying more or less under a policy.
+SHARE_LABELS = {
+    "winners_share": "Customers whose bill fell by more than 5%",
+    "losers_share": "Customers whose bill rose by more than 5%",
+}
+
+
+def comparison_table(
+    run: SimulationResult | Comparison,
+    metrics: Sequence[str] | None = None,
+    policy: str | None = None,
+    words: Callable[[str], str] | None = None,
+) -> pd.DataFrame:
+    """Headline numbers as text to read, one row per metric, named in words.
+
+    For a comparison: the baseline's and the policy's means and the paired difference (policy −
+    baseline) with its 90% interval, plus the shares of customers whose bill fell or rose by more
+    than 5% (in the difference column); for one run, its means with 90% intervals.
+
+    Parameters
+    ----------
+    run : a comparison or one run.
+    metrics : the rows, metrics of ``summary()`` (default: every one with a description).
+    policy : the policy's column name (default: its scenario's name).
+    words : the briefing's message catalogue (as for :func:`plot_causes`): if given, the rows of
+        customers lost and complaints by cause are named by its cause names ("… usual churn").
+
+    Returns
+    -------
+    pandas.DataFrame
+        Strings, formatted by :func:`format_value`: no scientific notation, "–" where undefined.
+    """
+    summary = run.summary()
+    paired = isinstance(run, Comparison)
+    if metrics is None:
+        metrics = [m for m in SUMMARY_METRICS if m in summary.index]
+        metrics += list(SHARE_LABELS) if paired else []
+    rows = []
+    for metric in metrics:
+        row = summary.loc[metric]
+        unit = str(row["unit"])
+        label = SHARE_LABELS.get(metric) or SUMMARY_METRICS.get(metric, (metric.replace("_", " "),))[0]
+        if words is not None and metric in (*CHURN_CAUSES, *COMPLAINT_CAUSES):
+            label = f"… {words(f'cause_{metric}')}"
+        if not paired:
+            cells = [format_value(row["mean"], unit, low=row["low"], high=row["high"])]
+        elif metric in SHARE_LABELS:
+            share = format_value(row["reform_mean"], unit, low=row["reform_low"], high=row["reform_high"])
+            cells = [MISSING, MISSING, share]
+        else:
+            cells = [
+                format_value(row["baseline_mean"], unit),
+                format_value(row["reform_mean"], unit),
+                format_value(
+                    row["difference_mean"],
+                    unit,
+                    low=row["difference_low"],
+                    high=row["difference_high"],
+                    difference=True,
+                ),
+            ]
+        rows.append([label, _unit_shown(unit), *cells])
+    if paired:
+        names = run_labels(run, policy)
+        columns = ["unit", names[0], names[1], "difference [90% interval]"]
+    else:
+        columns = ["unit", "mean [90% interval]"]
+    return pd.DataFrame(rows, columns=["metric", *columns]).set_index("metric")
+
+
+#: The per-segment table's metrics and column names; ``{currency}`` is the scenario's currency.
+SEGMENT_METRICS: dict[str, str] = {
+    "net_revenue": "net revenue ({currency})",
+    "monthly_churn_rate": "monthly churn",
+    "complaints_per_1000": "complaints per 1,000 a month",
+    "active_end": "active customers at the end",
+}
+
+
+def segment_numbers(run: SimulationResult | Comparison) -> pd.DataFrame:
     """Per segment: headline metrics (mean and 90% interval); for a comparison, the paired
-    differences (reform − baseline)."""
+    differences (policy − baseline). Numbers, indexed by segment and metric."""
     rows = []
     for segment in _runs(run)[0].segments:
         if isinstance(run, Comparison):
@@ -314,6 +554,25 @@ def segment_table(run: SimulationResult | Comparison) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["segment", "metric", f"{kind}_mean", "low", "high"]).set_index(
         ["segment", "metric"]
     )
+
+
+def segment_table(run: SimulationResult | Comparison) -> pd.DataFrame:
+    """:func:`segment_numbers` as text to read: a row per segment, a column per metric, each cell
+    ``mean [low, high]`` (for a comparison the paired difference, "Δ" in the column name)."""
+    numbers = segment_numbers(run)
+    paired = isinstance(run, Comparison)
+    units = _runs(run)[0].units()
+    currency = _runs(run)[0].currency
+    table = {}
+    index = numbers.index.unique("segment")
+    for metric, name in SEGMENT_METRICS.items():
+        part = numbers.xs(metric, level="metric")
+        column = ("Δ " if paired else "") + name.format(currency=currency)
+        table[column] = [
+            format_value(mean, units.get(metric, ""), low=low, high=high, difference=paired)
+            for mean, low, high in part.to_numpy()
+        ]
+    return pd.DataFrame(table, index=index)
 
 
 def _plain(value: Any) -> Any:
@@ -365,7 +624,10 @@ def write_run(run: SimulationResult | Comparison, settings: NotebookRun) -> Path
 
 @dataclass(frozen=True)
 class Lever:
-    """A policy lever a slider or a switch moves: a key path, its label, and its range."""
+    """A policy lever a slider or a switch moves: a key path, its label, and its range.
+
+    ``{currency}`` in the label is the baseline's currency.
+    """
 
     path: str
     label: str
@@ -375,33 +637,47 @@ class Lever:
 
 
 DEFAULT_LEVERS = (
-    Lever("fees.monthly_fee", "subscription (€/month)", 15, 40, 0.5),
-    Lever("fees.penalty_fee", "penalty fee (€)", 0, 25, 1),
-    Lever("transparency.pre_deduction_notice_days", "pre-deduction notice (days)", 0, 14, 1),
-    Lever("audits.every_months", "audit every (months, 0 = never)", 0, 12, 1),
-    Lever("complaint_handling.capacity_per_1000_customers", "complaint capacity (/1,000/month)", 2, 20, 1),
-    Lever("transparency.itemised_bills", "itemised bills"),
+    Lever("fees.monthly_fee", "Subscription ({currency} a month)", 15, 40, 0.5),
+    Lever("fees.penalty_fee", "Penalty fee ({currency})", 0, 25, 1),
+    Lever("transparency.pre_deduction_notice_days", "Notice before a deduction (days)", 0, 14, 1),
+    Lever("audits.every_months", "Audit every (months; 0 = never)", 0, 12, 1),
+    Lever(
+        "complaint_handling.capacity_per_1000_customers", "Complaints handled (per 1,000 a month)", 2, 20, 1
+    ),
+    Lever("transparency.itemised_bills", "Itemised bills"),
 )
 
 
 EXPLORER_METRICS = ("active", "net_revenue", "churn_rate", "complaints_per_1000")
+EXPLORER_POLICY = "with these levers"
+#: The rows of the explorer's key numbers.
+KEY_NUMBERS = (
+    "net_revenue",
+    "monthly_churn_rate",
+    "complaints_per_1000",
+    "refunds",
+    "overcharges_owed",
+    "winners_share",
+    "losers_share",
+)
+"""The explorer's name for the baseline with the levers as set, in its legend and table."""
 
 
 class _LiveChart:
-    """The explorer's chart: one figure built once, whose reform lines and bands are updated in
+    """The explorer's chart: one figure built once, whose policy lines and bands are updated in
     place on every redraw (the baseline's are drawn once: it does not change) and rendered to one
-    PNG at screen resolution."""
+    PNG at screen resolution, in the briefing's chart style."""
 
-    def __init__(self, metrics: Sequence[str]):
+    def __init__(self, metrics: Sequence[str], baseline: str, currency: str):
         self.metrics = tuple(metrics)
-        rows = math.ceil(len(self.metrics) / 2)
-        height = 3.0 * rows
-        self.figure = screen_figure(figsize=(11, height))
-        self.axes = list(self.figure.subplots(rows, 2, squeeze=False).flat)
-        self.figure.subplots_adjust(
-            left=0.8 / 11, right=1 - 0.2 / 11, bottom=0.55 / height, top=1 - 0.6 / height, wspace=0.22,
-            hspace=0.38,
-        )  # fmt: skip
+        self.names = {"baseline": baseline, "reform": EXPLORER_POLICY}
+        if baseline == EXPLORER_POLICY:
+            self.names["baseline"] = f"{baseline} (baseline)"
+        self.colours = dict(zip(self.names, _colours(2), strict=True))
+        self.labels = {metric: chart_labels(metric, currency) for metric in self.metrics}
+        texts = [MONTH_AXIS, *self.names.values(), *(t + a for t, a, _ in self.labels.values())]
+        self.book = _chart_book("en", *texts)
+        self.figure, self.axes = _monthly_figure(math.ceil(len(self.metrics) / 2), self.book)
         for ax in self.axes[len(self.metrics) :]:
             ax.set_visible(False)
         self.artists: dict[tuple[str, str], tuple[Any, Any]] = {}
@@ -419,21 +695,28 @@ class _LiveChart:
         else:
             if (metric, role) in self.artists:  # matplotlib < 3.10: a band cannot be moved
                 self.artists[metric, role][1].remove()
-            color = "tab:blue" if role == "baseline" else "tab:orange"
-            band = ax.fill_between(months, low, high, alpha=0.2, color=color)
+            colour = self.colours[role]
+            band = ax.fill_between(months, low, high, alpha=0.15, color=colour, linewidth=0)
             if (metric, role) in self.artists:
                 line = self.artists[metric, role][0]
                 line.set_data(months, mean)
             else:
-                label = result.scenario.name if role == "baseline" else "with the levers as set"
-                (line,) = ax.plot(months, mean, color=color, label=label)
+                (line,) = ax.plot(months, mean, color=colour, linewidth=1.8, label=self.names[role])
             self.artists[metric, role] = (line, band)
         values = np.concatenate([mean, low, high])
         values = values[np.isfinite(values)]
         self.limits[metric, role] = (values.min(), values.max()) if len(values) else (0.0, 1.0)
 
+    def legend_labels(self) -> list[str]:
+        """The names in the chart's legend, baseline first."""
+        return [text.get_text() for text in self.legend.get_texts()] if self.legend else []
+
     def update(self, comparison: Comparison) -> bytes:
         """Redraw for ``comparison`` and return the chart as PNG bytes."""
+        with self.book.style():
+            return self._update(comparison)
+
+    def _update(self, comparison: Comparison) -> bytes:
         fresh_baseline = comparison.baseline is not self.baseline
         for ax, metric in zip(self.axes, self.metrics, strict=False):
             if fresh_baseline:
@@ -445,14 +728,16 @@ class _LiveChart:
             ax.set_ylim(low - pad, high + pad)
             ax.set_xlim(0, max(len(self.artists[metric, "reform"][0].get_xdata()) - 1, 1))
             if fresh_baseline:
-                ax.set_title(metric.replace("_", " "))
-                ax.set_xlabel("month")
-                _few_ticks(ax)
+                title, axis, unit = self.labels[metric]
+                self.book.title(ax, title)
+                ax.set_xlabel(MONTH_AXIS)
+                ax.set_ylabel(axis)
+                _format_axis(ax, unit)
         if fresh_baseline:
             if self.legend is not None:
                 self.legend.remove()
             self.legend = self.figure.legend(
-                *self.axes[0].get_legend_handles_labels(), loc="upper center", ncol=2, fontsize=8
+                *self.axes[0].get_legend_handles_labels(), loc="upper center", ncol=2
             )
         self.baseline = comparison.baseline
         return self.figure._repr_png_()
@@ -485,6 +770,8 @@ class Explorer:
         self.last: Comparison | None = None
         """The comparison the widgets drew last."""
         self._shared: Any = None
+        self.chart: _LiveChart | None = None
+        """The chart the widgets update (its ``legend_labels()`` name the two runs)."""
 
     def run(self, settings: Mapping[str, Any]) -> Comparison:
         """The comparison of the baseline with the lever settings applied (the numbers of
@@ -498,16 +785,8 @@ class Explorer:
         return compare_with_base(self._shared, self.baseline.with_changes(changes, origin="explorer"))
 
     def key_numbers(self, comparison: Comparison) -> pd.DataFrame:
-        """The headline paired differences with their 90% intervals."""
-        rows = [
-            "net_revenue",
-            "monthly_churn_rate",
-            "complaints_per_1000",
-            "refunds",
-            "overcharges_owed",
-            "winners_share",
-            "losers_share",
-        ]
+        """The headline paired differences with their 90% intervals, as numbers (the baseline's
+        mean and difference of the shares of winners and losers are NaN: they exist only paired)."""
         columns = [
             "baseline_mean",
             "reform_mean",
@@ -516,7 +795,12 @@ class Explorer:
             "difference_high",
             "unit",
         ]
-        return comparison.summary().loc[rows, columns]
+        return comparison.summary().loc[list(KEY_NUMBERS), columns]
+
+    def key_numbers_table(self, comparison: Comparison) -> pd.DataFrame:
+        """:meth:`key_numbers` as text to read (:func:`comparison_table`): the policy is called
+        "with these levers", no scientific notation, "–" where a number does not exist."""
+        return comparison_table(comparison, KEY_NUMBERS, EXPLORER_POLICY)
 
     def widgets(self):
         """Sliders and switches for the levers, wired to re-run and redraw: the key numbers (a
@@ -524,24 +808,29 @@ class Explorer:
         import ipywidgets
 
         controls = {}
+        currency = self.baseline.simulation.currency
         for lever in self.levers:
             current = _value_at(self.baseline, lever.path)
+            label = lever.label.format(currency=currency)
             if isinstance(current, bool):
-                controls[lever.path] = ipywidgets.Checkbox(value=current, description=lever.label)
+                controls[lever.path] = ipywidgets.Checkbox(
+                    value=current, description=label, style={"description_width": "initial"}
+                )
             else:
                 controls[lever.path] = ipywidgets.FloatSlider(
                     value=float(current),
                     min=lever.low,
                     max=lever.high,
                     step=lever.step,
-                    description=lever.label,
+                    description=label,
                     continuous_update=False,
-                    style={"description_width": "16em"},
-                    layout={"width": "40em"},
+                    # As wide as the label, never cut off; the slider takes the rest of the row.
+                    style={"description_width": "initial"},
+                    layout={"width": "46em"},
                 )
         numbers = ipywidgets.HTML()
         image = ipywidgets.Image(format="png")
-        chart = _LiveChart(EXPLORER_METRICS)
+        chart = self.chart = _LiveChart(EXPLORER_METRICS, self.baseline.name, currency)
 
         def redraw(_change: Any = None) -> None:
             settings = {
@@ -553,7 +842,7 @@ class Explorer:
                 for path, w in controls.items()
             }
             comparison = self.last = self.run(settings)
-            numbers.value = self.key_numbers(comparison).to_html(float_format=lambda v: f"{v:,.4g}")
+            numbers.value = self.key_numbers_table(comparison).to_html()
             image.value = chart.update(comparison)
 
         for control in controls.values():

@@ -64,7 +64,7 @@ def grid(
         if floor == 0:  # an estimate: its mean and its interval each stay on one line
             floor = max(len(p) for r in rows for p in str(r[column]).split(" (", 1)) if rows else 1
         # Key paths, units and headers (file names) stay whole: they are copied, not read.
-        floors[column] = min(widths[column], max(floor, *map(len, str(header[column]).split())))
+        floors[column] = min(widths[column], max([floor, *map(len, str(header[column]).split())]))
     # Shrink the widest wrappable column, one character at a time, until the table fits: long
     # labels and headers (file names) wrap before anything overflows.
     while sum(widths) + 2 * (len(widths) - 1) > width:

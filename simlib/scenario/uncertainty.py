@@ -14,7 +14,6 @@ the one-factor view of a block that a sensitivity analysis varies (its principal
 
 from __future__ import annotations
 
-import difflib
 import math
 import typing
 from collections.abc import Iterable, Mapping
@@ -34,6 +33,7 @@ from simlib.model.distributions import (
     MultivariateNormal,
     factor_covariance,
 )
+from simlib.scenario.schema import locate
 
 FIELD = "joint_uncertainty"
 EXTREME_SCORE = NormalDist().inv_cdf(1.0 - 2.0**-53)
@@ -91,30 +91,10 @@ class Member:
 def resolve(model: BaseModel, key: str) -> Member | str:
     """The parameter ``key`` names in ``model`` (a :class:`~simlib.model.parameters.ScenarioModel`), or
     why it names none (a message for an error line)."""
-    node: Any = model
-    field = None
-    walked = ""
-    for part in split_key_path(key):
-        if isinstance(node, tuple):
-            names = [getattr(item, "name", None) for item in node]
-            if part.isdigit() and int(part) < len(node):
-                index = int(part)
-            elif part in names:
-                index = names.index(part)
-            else:
-                listed = ", ".join(str(n) for n in names if n is not None) or "none"
-                return f"no item {part!r} in {walked} (items: {listed})"
-            node, walked = node[index], f"{walked}[{index}]"
-            continue
-        if not isinstance(node, BaseModel) or isinstance(node, SCALAR_DISTRIBUTIONS):
-            return f"{walked} is a single value, not a section"
-        fields = type(node).model_fields
-        if part not in fields:
-            guess = difflib.get_close_matches(part, list(fields), n=1, cutoff=0.6)
-            hint = f"; did you mean {walked + '.' if walked else ''}{guess[0]}?" if guess else ""
-            return f"unknown key {part!r} in {walked or 'the top level'}{hint}"
-        field = fields[part]
-        node, walked = getattr(node, part), f"{walked}.{part}" if walked else part
+    found = locate(model, key)
+    if isinstance(found, str):
+        return found
+    walked, node, field = found.path, found.value, found.field
     if (
         field is None
         or isinstance(node, tuple)

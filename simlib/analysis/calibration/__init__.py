@@ -1,0 +1,1 @@
+"""Calibration to history, one module per kind of fit; :mod:`simlib.analysis.calibrate` chains them."""
