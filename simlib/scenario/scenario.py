@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 from simlib.errors import Problem, ScenarioError
 from simlib.model.distributions import DistributionBase
 from simlib.model.parameters import ScenarioModel
-from simlib.scenario.describe import IDENTITY, DEFAULT, Parameter, diff, parameters_of, unused_sizes
+from simlib.scenario.describe import DEFAULT, IDENTITY, Parameter, diff, parameters_of, unused_sizes
 from simlib.scenario.extends import leaf_paths, resolve_extends
 from simlib.scenario.overrides import COMMAND_LINE, apply_override, blame_overrides
 from simlib.scenario.reading import (
