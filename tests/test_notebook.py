@@ -105,7 +105,7 @@ def test_explorer_reruns_the_paired_comparison_when_a_lever_moves() -> None:
     # The chart's legend names both runs; the table is text, without NaN or scientific notation.
     assert explorer.chart.legend_labels() == ["baseline", "with these levers"]
     shown = explorer.key_numbers_table(explorer.last)
-    assert list(shown.columns) == ["unit", "baseline", "with these levers", "difference [90% interval]"]
+    assert list(shown.columns) == ["unit", "baseline", "with these levers", "difference (90% interval)"]
     assert not any("nan" in c.lower() or "e+0" in c for c in shown.to_numpy().ravel())
     assert slider.description == "penalty" and slider.style.description_width == "initial"
 
@@ -113,14 +113,14 @@ def test_explorer_reruns_the_paired_comparison_when_a_lever_moves() -> None:
 @pytest.mark.parametrize(
     ("value", "unit", "difference", "shown"),
     [
-        (1767936.2, "EUR", False, "1,767,936"),
-        (-1767936.2, "EUR", True, "-1,767,936"),
-        (1093.4, "EUR", True, "+1,093"),
-        (0.000015, "customers", False, "0.000015"),
+        (1767936.2, "EUR", False, "€1.77M"),
+        (-1767936.2, "EUR", True, "-€1.77M"),
+        (1093.4, "EUR", True, "+€1,093"),
+        (0.000015, "customers", False, "0"),
         (0.0231, "share/month", False, "2.31%"),
         (0.0012, "share/month", True, "+0.12 pp"),
         (-0.00001, "share/month", True, "0.00 pp"),
-        (0.0, "EUR", True, "0.00"),
+        (0.0, "EUR", True, "€0"),
         (float("nan"), "EUR", False, "–"),
         (None, "share/month", True, "–"),
         (float("inf"), "", False, "–"),
@@ -138,9 +138,11 @@ def test_format_value_shows_an_interval_in_the_same_unit() -> None:
     from simlib.jupyter.notebook import format_value
 
     assert format_value(0.0012, "share/month", low=-0.0003, high=0.002, difference=True) == (
-        "+0.12 pp [-0.03 pp, 0.20 pp]"
+        "+0.12 pp (-0.03 to 0.20 pp)"
     )
-    assert format_value(2.5e6, "EUR", low=2.4e6, high=float("nan")) == "2,500,000 [2,400,000, –]"
+    assert format_value(2.5e6, "EUR", low=2.4e6, high=float("nan")) == "€2.50M"  # no half interval
+    assert format_value(140_234, "EUR", low=126_483, high=149_166, difference=True) == "+€140k (€126k to €149k)"
+    assert format_value(0.0012, "share/month", difference=True, language="zh") == "+0.12 个百分点"
 
 
 @pytest.fixture(scope="module")
@@ -160,12 +162,12 @@ def test_comparison_table_is_text_in_words_without_nan(paired_run) -> None:
     from simlib.report.i18n import Messages
 
     table = comparison_table(paired_run, words=Messages("en"))
-    assert list(table.columns) == ["unit", "baseline", "penalty_fee", "difference [90% interval]"]
+    assert list(table.columns) == ["unit", "baseline", "penalty_fee", "difference (90% interval)"]
     cells = table.to_numpy().ravel().tolist() + list(table.index)
     assert all(isinstance(c, str) for c in cells)
     assert not any("nan" in c.lower() or "e+0" in c or "e-0" in c for c in cells)
     assert "… usual churn" in table.index and not any("(baseline)" in label for label in table.index)
-    assert table.loc["Average monthly churn rate", "difference [90% interval]"].split(" [")[0].endswith("pp")
+    assert table.loc["Average monthly churn rate", "difference (90% interval)"].split(" (")[0].endswith("pp")
     assert table.loc["Customers whose bill rose by more than 5%", "baseline"] == "–"
 
 
@@ -181,7 +183,7 @@ def test_charts_name_both_runs_and_the_causes_in_words(paired_run) -> None:
     assert [line.get_color() for line in revenue.get_lines()] == [BASELINE_COLOUR, HIGHLIGHT_COLOUR]
     figure.canvas.draw()
     ticks = [t.get_text() for t in revenue.get_yticklabels() if t.get_text()]
-    assert ticks and all("e" not in t for t in ticks) and any("," in t for t in ticks)
+    assert ticks and all("e" not in t for t in ticks) and all(t.startswith(("€", "-€")) for t in ticks)
     causes = plot_causes(paired_run, Messages("en"))
     churn = [t.get_text() for t in causes.axes[0].get_legend().get_texts()]
     assert churn == ["usual churn", "price too high", "price rise", "unresolved complaint"]

@@ -79,7 +79,7 @@ def test_scenario_notebook_runs_with_its_defaults(tmp_path: Path) -> None:
     texts = assert_readable(executed)
     # The causes are named as in the briefing, and the table says which run is which.
     assert "… usual churn" in texts and "personal reasons (baseline)" not in texts
-    assert "difference [90% interval]" in texts and " pp [" in texts
+    assert "difference (90% interval)" in texts and " pp (" in texts
 
 
 def test_scenario_notebook_writes_results_equal_to_the_library(tmp_path: Path) -> None:
@@ -131,7 +131,7 @@ def test_explore_notebook_builds_its_widgets_and_runs_a_setting(tmp_path: Path) 
     outputs = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs]
     assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
     texts = assert_readable(executed)
-    assert "with these levers" in texts and "difference [90% interval]" in texts
+    assert "with these levers" in texts and "difference (90% interval)" in texts
 
 
 def test_compare_notebook_reads_a_batch_folder(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ from simlib.run.runner import RunSettings, compare, simulate
 from simlib.scenario.describe import diff
 from simlib.scenario.scenario import Scenario, load
 from simlib.style.charts import BASELINE_COLOUR, HIGHLIGHT_COLOUR, PALETTE, ChartBook, fonts_for
-from simlib.style.numbers import number
+from simlib.style.numbers import Numbers, kind_of, number
 
 RESULT_FILE = "result.json"
 
@@ -241,29 +241,37 @@ def format_value(
     low: float | None = None,
     high: float | None = None,
     difference: bool = False,
+    language: str = "en",
 ) -> str:
-    """A number as the notebooks show it; with ``low`` and ``high``, ``mean [low, high]``.
+    """A number as the notebooks show it: the briefing's style (:class:`simlib.style.numbers.Numbers`).
 
-    Every number a notebook's tables and chart axes show passes through here (the house style of
-    :mod:`simlib.style.numbers`), so it changes in one place.
+    Every number a notebook's tables and chart axes show passes through here, so notebooks, the
+    command line and the briefing write numbers one way: "+€140k (€126k to €149k)", "+0.17 pp".
 
     Parameters
     ----------
     value : the number, in ``unit``; a share as a fraction (0.02 is 2%).
-    unit : the metric's unit. ``share…`` units are shown in % (differences in percentage points,
-        "pp"); anything else as a plain number with thousands separators (money in currency units).
-    low, high : the ends of its 90% interval, shown in brackets when both are given.
+    unit : the metric's unit (a currency code is money; ``share…`` is a share, its differences in
+        percentage points "pp"; see :func:`simlib.style.numbers.kind_of`).
+    low, high : the ends of its 90% interval, shown after it when both are given.
     difference : a paired difference (policy − baseline): the value is signed, shares are in pp.
+    language : "en" or "zh".
 
     Returns
     -------
     str
         Never scientific notation; a missing or undefined number (None, NaN, ±inf) is "–".
     """
-    text = _one_value(value, unit, difference, signed=difference)
-    if low is None or high is None:
-        return text
-    return f"{text} [{_one_value(low, unit, difference, False)}, {_one_value(high, unit, difference, False)}]"
+    kind = kind_of(unit, difference=difference)
+    head = (unit or "").split("/", 1)[0].strip()
+    currency = head if kind == "money" and head != "{cur}" else "EUR"
+    finite = [v for v in (value, low, high) if v is not None and math.isfinite(float(v))]
+    if value is None or not math.isfinite(float(value)):
+        return MISSING
+    numbers = Numbers(language, currency)
+    if len(finite) < 3:
+        low = high = None
+    return numbers.estimate(float(value), low, high, kind, signed=difference)
 
 
 def _runs(run: SimulationResult | Comparison) -> list[SimulationResult]:
@@ -522,9 +530,9 @@ def comparison_table(
         rows.append([label, _unit_shown(unit), *cells])
     if paired:
         names = run_labels(run, policy)
-        columns = ["unit", names[0], names[1], "difference [90% interval]"]
+        columns = ["unit", names[0], names[1], "difference (90% interval)"]
     else:
-        columns = ["unit", "mean [90% interval]"]
+        columns = ["unit", "mean (90% interval)"]
     return pd.DataFrame(rows, columns=["metric", *columns]).set_index("metric")
 
 
