@@ -141,7 +141,9 @@ def test_format_value_shows_an_interval_in_the_same_unit() -> None:
         "+0.12 pp (-0.03 to 0.20 pp)"
     )
     assert format_value(2.5e6, "EUR", low=2.4e6, high=float("nan")) == "€2.50M"  # no half interval
-    assert format_value(140_234, "EUR", low=126_483, high=149_166, difference=True) == "+€140k (€126k to €149k)"
+    assert (
+        format_value(140_234, "EUR", low=126_483, high=149_166, difference=True) == "+€140k (€126k to €149k)"
+    )
     assert format_value(0.0012, "share/month", difference=True, language="zh") == "+0.12 个百分点"
 
 
