@@ -185,6 +185,7 @@ class Evidence:
             r["scenario"]: pd.read_csv(self.folder / r["folder"] / "differences.csv", index_col=0)
             for r in self.runs
         }
+        self._monthly: dict[str, pd.DataFrame] = {}
         self.policies: dict[str, Policy] = {self.baseline_name: self._baseline_policy()}
         for run in self.runs:
             self.policies[run["scenario"]] = self._reform_policy(run)
@@ -242,11 +243,16 @@ class Evidence:
         )
 
     def monthly(self, policy: str) -> pd.DataFrame:
-        """A policy's monthly table (replication, month, segment rows); the baseline's from the first run."""
-        if policy == self.baseline_name:
-            return pd.read_parquet(self.folder / self.runs[0]["folder"] / "baseline" / "monthly.parquet")
-        entry = next(r for r in self.runs if r["scenario"] == policy)
-        return pd.read_parquet(self.folder / entry["folder"] / "reform" / "monthly.parquet")
+        """A policy's monthly table (replication, month, segment rows); the baseline's from the first
+        run. Read once: the decomposition and three charts use it."""
+        if policy not in self._monthly:
+            if policy == self.baseline_name:
+                path = self.folder / self.runs[0]["folder"] / "baseline" / "monthly.parquet"
+            else:
+                entry = next(r for r in self.runs if r["scenario"] == policy)
+                path = self.folder / entry["folder"] / "reform" / "monthly.parquet"
+            self._monthly[policy] = pd.read_parquet(path)
+        return self._monthly[policy]
 
     # --- the decision -----------------------------------------------------------------------------
 
