@@ -101,6 +101,9 @@ def test_batch_runs_the_scenario_notebook_and_matches_the_library(tmp_path: Path
 
     table = pd.read_csv(out / "comparison.csv")
     pd.testing.assert_frame_equal(table, pd.read_parquet(out / "comparison.parquet"), check_dtype=False)
+    from simlib.run.parquet import read_metadata
+
+    assert read_metadata(out / "comparison.parquet")["units"]["difference_mean"] == "see the unit column"
     for path in reforms:
         direct = simlib.compare(
             base, simlib.load(path), customers=500, months=9, replications=2, seed=11, progress=False

@@ -27,6 +27,7 @@ from simlib.analysis.sweep import (
     sample_variants,
 )
 from simlib.errors import InputError
+from simlib.run.parquet import read_units
 
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
 SETTINGS = {"customers": 1200, "months": 6, "replications": 3, "seed": 11}
@@ -342,6 +343,9 @@ def test_save_writes_every_file_and_refuses_a_folder_with_files(
     pd.testing.assert_frame_equal(csv, fee_sweep.table, check_exact=True)
     parquet = pd.read_parquet(folder / "sweep.parquet")
     pd.testing.assert_frame_equal(parquet, fee_sweep.table, check_exact=True)
+    units = read_units(folder / "sweep.parquet")
+    assert units["net_revenue"] == units["net_revenue_low"] == "EUR"
+    assert units["monthly_churn_rate"] == fee_sweep.units["monthly_churn_rate"]
     frontier = pd.read_csv(folder / "frontier.csv", index_col="variant")
     assert frontier["on_frontier"].tolist() == fee_sweep.frontier()["on_frontier"].tolist()
     provenance = json.loads((folder / "sweep.json").read_text())

@@ -34,6 +34,7 @@ from simlib.keypaths import split_key_path
 from simlib.model.parameters import Fees, ScenarioModel
 from simlib.run.executors import open_executor
 from simlib.run.metrics import KEY_METRICS
+from simlib.run.parquet import write_parquet
 from simlib.run.results import SUMMARY_METRICS, check_output_folder, write_atomic
 from simlib.run.runner import RunSettings
 from simlib.run.shared import SharedBase, compare_with_base, simulate_base
@@ -543,7 +544,17 @@ class SweepResult:
         folder = check_output_folder(folder, overwrite)
         table = self.table
         frontier = self.frontier()
-        write_atomic(folder / "sweep.parquet", lambda p: table.to_parquet(p, index=False))
+        # Each metric's columns (mean, _low, _high, _difference…) carry the metric's unit.
+        units = {
+            column: unit
+            for metric, unit in self.units.items()
+            for column in table.columns
+            if column == metric or column.startswith(f"{metric}_")
+        }
+        write_atomic(
+            folder / "sweep.parquet",
+            lambda p: write_parquet(table, p, units, scenario=self.base, levers=self.levers),
+        )
         write_atomic(folder / "sweep.csv", lambda p: table.to_csv(p, index=False))
         write_atomic(folder / "frontier.csv", lambda p: frontier.to_csv(p))
         figure = Figure(figsize=(7.5, 5), layout="constrained")

@@ -21,6 +21,7 @@ from simlib.jupyter.execution import (
 )
 from simlib.jupyter.notebook import RESULT_FILE
 from simlib.run.metrics import KEY_METRICS
+from simlib.run.parquet import write_parquet
 
 
 @dataclass
@@ -106,7 +107,14 @@ def write_tables(plan: BatchPlan, outcome: BatchOutcome, executor: str, created:
     ordered = [outcome.records[r.run_id] for r in plan.runs if r.run_id in outcome.records]
     table = comparison_table(folder, ordered)
     write_atomic(folder / "comparison.csv", lambda p: table.to_csv(p, index=False))
-    write_atomic(folder / "comparison.parquet", lambda p: table.to_parquet(p, index=False))
+    # A long table: each row's unit is in its own `unit` column; the metadata says so per column.
+    units = {
+        c: "see the unit column" for c in table.columns if c.endswith(("_mean", "_low", "_high", "_error"))
+    }
+    write_atomic(
+        folder / "comparison.parquet",
+        lambda p: write_parquet(table, p, units, baseline=manifest["baseline"]["name"]),
+    )
     write_atomic(folder / MANIFEST, lambda p: Path(p).write_text(json.dumps(manifest, indent=2)))
 
 
