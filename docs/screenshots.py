@@ -38,19 +38,21 @@ def main(batch: Path = ROOT / "outputs" / "demo") -> int:
         shutil.copytree(batch, copy, ignore=shutil.ignore_patterns("briefing*", "previous"))
         with sync_playwright() as playwright:
             chromium = playwright.chromium.launch(
-                executable_path=browser, args=[f for f in chromium_flags("") if not f.startswith("--user-data-dir")]
+                executable_path=browser,
+                args=[f for f in chromium_flags("") if not f.startswith("--user-data-dir")],
             )
             for language in ("en", "zh"):
-                files = write_briefing(
-                    copy, language=language, constraints=Constraints(max_complaints_per_1000=8)
-                )
+                files = write_briefing(copy, language=language, constraints=Constraints())  # as `simlib demo`
                 width, height = A4_PIXELS
                 page = chromium.new_page(viewport={"width": width - 2 * MARGIN_PIXELS, "height": height})
                 page.emulate_media(media="print")
                 page.goto(files.html.as_uri())
                 box = page.locator('[data-section="decision"]').bounding_box()
                 target = out / f"briefing-page-one.{language}.png"
-                page.screenshot(path=str(target), clip={"x": 0, "y": 0, "width": box["width"], "height": box["y"] + box["height"] + 8})
+                page.screenshot(
+                    path=str(target),
+                    clip={"x": 0, "y": 0, "width": box["width"], "height": box["y"] + box["height"] + 8},
+                )
                 print(target)
                 page.close()
             chromium.close()

@@ -176,7 +176,8 @@ def test_the_wheel_installed_in_a_fresh_environment_runs_the_demo(wheel: Path, t
     assert len(manifest["runs"]) == len(shipped)
     assert {r["status"] for r in manifest["runs"]} == {"succeeded"}
     html = (folder / "briefing.html").read_text(encoding="utf-8")
-    assert "penalty" in html.lower()
+    assert "penalty" in html.lower() and 'data-section="decision"' in html
+    assert "收益与代价" in (folder / "briefing.zh.html").read_text(encoding="utf-8")  # and in Chinese
     # Then the user's own copy of the scenarios, to edit.
     assert simlib("scenarios", "init", "scenarios").returncode == 0
     assert simlib("validate", "scenarios/penalty_fee.yaml").returncode == 0
