@@ -997,28 +997,20 @@ def test_progress_is_not_redrawn_every_second_into_a_log(tmp_path):
 
 @pytest.mark.parametrize("where", ["policy", "segment", "title"])
 def test_a_briefing_that_cannot_draw_a_name_says_whose_name(where):
-    from types import SimpleNamespace
-
-    from simlib.report.briefing import Briefing
+    from simlib.report.briefing import fonts_for_owners
     from simlib.style.charts import MissingFontError
 
     odd = "fee \u16a0 plan"  # a rune: valid text, but no font of the briefing draws it
-    fake = SimpleNamespace(
-        language="en",
-        policies=[odd if where == "policy" else "penalty_fee"],
-        baseline_name="baseline",
-        baseline=SimpleNamespace(
-            population=SimpleNamespace(
-                segments=[SimpleNamespace(name=odd if where == "segment" else "light")]
-            )
-        ),
-        title=odd if where == "title" else "Fee briefing",
-    )
-    fake._all_text = lambda: "".join([*fake.policies, fake.title, fake.baseline.population.segments[0].name])
+    owners = {
+        "the title": odd if where == "title" else "Fee briefing",
+        "scenario 'penalty_fee'": odd if where == "policy" else "€12 failed-payment fee",
+        "segment 'light'": odd if where == "segment" else "light",
+    }
     with pytest.raises(MissingFontError) as caught:
-        Briefing._fonts(fake)
-    expected = {"policy": f"scenario {odd!r}", "segment": f"segment {odd!r}", "title": "the title"}[where]
+        fonts_for_owners("en", owners)
+    expected = {"policy": "scenario 'penalty_fee'", "segment": "segment 'light'", "title": "the title"}[where]
     assert expected in str(caught.value)
+    assert fonts_for_owners("en", {**owners, **{k: "plain" for k in owners}})  # the check can pass
 
 
 def _hold_batch_lock(folder: str, ready, done) -> None:

@@ -14,7 +14,7 @@ import pytest
 from notebook_runs import run_notebook
 
 import simlib
-from simlib.report.tables import estimate
+from simlib.style.numbers import estimate
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 SCENARIOS = NOTEBOOKS.parent / "scenarios"

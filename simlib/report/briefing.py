@@ -56,6 +56,24 @@ NEW_PAGE = {"key_numbers", "chart_active", "changes", "assumptions", "provenance
 __all__ = ["OBJECTIVES", "SECTIONS", "Briefing", "BriefingFiles", "Section", "write_briefing"]
 
 
+def fonts_for_owners(language: str, owners: dict[str, str], common: str = "") -> tuple[str, ...]:
+    """The fonts that draw ``common`` and every owner's text (``{"scenario 'x'": "its name"}``);
+    if none can draw some character, the error names whose text holds it (a scenario, a segment,
+    the title), not only the character."""
+    try:
+        return fonts_for(language, common + "".join(owners.values()))
+    except MissingFontError as exc:
+        culprits = []
+        for owner, text in owners.items():
+            try:
+                fonts_for(language, text)
+            except MissingFontError:
+                culprits.append(owner)
+        if not culprits:
+            raise
+        raise MissingFontError(f"{exc} (found in {', '.join(culprits)})") from None
+
+
 @dataclass(frozen=True)
 class Section:
     """One rendered part of the briefing; notebooks display it."""
@@ -105,27 +123,13 @@ class Briefing:
         return self.words.headline()
 
     def _fonts(self) -> tuple[str, ...]:
-        """The fonts for every character the charts draw; if none can draw a character, the error
-        names which scenario, segment or title holds it."""
+        """The fonts for every character the charts draw (see :func:`fonts_for_owners`)."""
         owners = {"the title": self.title}
         for name in [self.evidence.baseline_name, *self.evidence.names]:
             owners[f"scenario {name!r}"] = self.words.short(name)
         for segment in self.evidence.baseline_scenario.population.segments:
             owners[f"segment {segment.name!r}"] = self.words.segment(segment.name)
-        try:
-            return fonts_for(
-                self.language, "".join(catalogue(self.language).values()) + "".join(owners.values())
-            )
-        except MissingFontError as exc:
-            culprits = []
-            for owner, text in owners.items():
-                try:
-                    fonts_for(self.language, text)
-                except MissingFontError:
-                    culprits.append(owner)
-            if not culprits:
-                raise
-            raise MissingFontError(f"{exc} (found in {', '.join(culprits)})") from None
+        return fonts_for_owners(self.language, owners, "".join(catalogue(self.language).values()))
 
     # --- what the templates show ------------------------------------------------------------------
 
