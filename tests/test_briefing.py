@@ -160,7 +160,7 @@ def test_the_html_is_self_contained_and_carries_no_code(english: Path) -> None:
     images = [attrs for tag, attrs in page.tags if tag == "img"]
     assert len(images) == 5 and all(attrs.get("alt") for attrs in images)
     text = "".join(page.text)
-    for code in ("import ", "Briefing(", "In [", "batch_dir", "{'", "(low=", "e+0"):
+    for code in ("import ", "Briefing(", "In [", "batch_dir", "{'", "(low=", "e+0", "&#", "&amp;"):
         assert code not in text, code
     for word in ("True", "False", "None", "nan", "NaN", "mapping"):
         assert not re.search(rf"\b{word}\b", text), word

@@ -369,12 +369,18 @@ _NUMBER = re.compile(r"[+\-−]?[€$£¥]?\d[\d,.]*(?:k|M|%| pp| 个百分点| 
 
 
 def _keep_numbers_whole(text: str):
-    """Escaped ``text`` with every number in a span that never breaks across lines (a line must not
-    end in "+" with "€11k" on the next)."""
+    """``text`` escaped, with every number in a span that never breaks across lines (a line must
+    not end in "+" with "€11k" on the next). Numbers are found in the plain text, before escaping,
+    so an entity such as ``&#39;`` is never taken for one."""
     from markupsafe import Markup, escape
 
-    escaped = str(escape(text))
-    return Markup(_NUMBER.sub(lambda m: f'<span class="n">{m.group(0)}</span>', escaped))
+    parts, last = [], 0
+    for match in _NUMBER.finditer(text):
+        parts.append(str(escape(text[last : match.start()])))
+        parts.append(f'<span class="n">{escape(match.group(0))}</span>')
+        last = match.end()
+    parts.append(str(escape(text[last:])))
+    return Markup("".join(parts))
 
 
 def _environment():

@@ -394,6 +394,18 @@ class Numbers:
             return self._single(mean, kind, signed), ""
         words = _WORDS[self.language]
         decimals = self._decimals(low, high, kind)
+        # A mean that is not zero is never shown as 0 (a lead of €3k is not "0 万欧元"): one more
+        # digit until it shows, at most two.
+        factor = 100.0 if kind in ("share", "points") else 1.0
+        unit = (
+            10_000.0
+            if kind == "money" and self.language == "zh" and abs(mean) < 10_000 <= max(abs(low), abs(high))
+            else 1.0
+        )
+        for _ in range(2):
+            if mean == 0 or round(mean * factor / unit, decimals + round(math.log10(unit))) != 0:
+                break
+            decimals += 1
         if kind == "money":
             scale = self._scale(max(abs(mean), abs(low), abs(high)), decimals)
             return self._shown(mean, kind, decimals, signed, scale), self._money_interval(
