@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from simlib.analysis.frontier import frontier_table
+from simlib.analysis.frontier import frontier_table, plot_frontier
 from simlib.batch.folders import MANIFEST, RUNS, now
 from simlib.batch.plan import BatchPlan
 from simlib.errors import InputError
@@ -208,3 +208,4 @@ class BatchResult:
         self, ax: Any = None, revenue: str = "net_revenue", complaints: str = "complaints_per_1000"
     ):
         """Revenue against complaint-rate differences with 90% intervals; the frontier joined."""
+        return plot_frontier(self.frontier(revenue, complaints), ax=ax)
