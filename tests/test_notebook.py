@@ -74,13 +74,13 @@ def test_an_output_folder_that_holds_files_is_refused_before_running(tmp_path: P
 
 
 def test_explorer_reruns_the_paired_comparison_when_a_lever_moves() -> None:
-    from simlib.jupyter.notebook import Explorer, Lever
+    from simlib.jupyter.explorer import Explorer, Slider
 
     explorer = Explorer(
         simlib.load(SCENARIOS / "baseline.yaml"),
         levers=(
-            Lever("fees.penalty_fee", "penalty", 0, 20, 1),
-            Lever("transparency.itemised_bills", "itemised"),
+            Slider("fees.penalty_fee", "penalty", 0, 20, 1),
+            Slider("transparency.itemised_bills", "itemised"),
         ),
         customers=1000,
         months=4,

@@ -28,7 +28,7 @@ from simlib.run.runner import RunSettings, compare, simulate
 from simlib.scenario.describe import diff
 from simlib.scenario.scenario import Scenario, load
 from simlib.style.charts import BASELINE_COLOUR, HIGHLIGHT_COLOUR, PALETTE, ChartBook, fonts_for
-from simlib.style.numbers import Numbers, kind_of, number
+from simlib.style.numbers import Numbers, kind_of
 
 RESULT_FILE = "result.json"
 
@@ -211,29 +211,6 @@ MISSING = "–"
 """What a table shows for a number that is missing or undefined (never "NaN")."""
 
 
-def _positional(value: float, unit: str) -> str:
-    text = number(value, unit)
-    if "e" in text:  # `number` keeps 2 significant digits of a tiny value in scientific notation
-        text = np.format_float_positional(value, precision=2, unique=False, fractional=False, trim="-")
-    return text
-
-
-def _one_value(value: float | None, unit: str, difference: bool, signed: bool) -> str:
-    if value is None or not math.isfinite(float(value)):
-        return MISSING
-    value = float(value)
-    if unit.startswith("share") and difference:
-        text = f"{value * 100:.2f}"
-        text = (
-            text[1:] if text.startswith("-") and not any(c in "123456789" for c in text) else text
-        ) + " pp"
-    else:
-        text = _positional(value, unit)
-    if signed and not text.startswith("-") and any(c in "123456789" for c in text):
-        text = "+" + text
-    return text
-
-
 def format_value(
     value: float | None,
     unit: str = "",
@@ -289,7 +266,7 @@ def run_labels(run: SimulationResult | Comparison, policy: str | None = None) ->
     return names
 
 
-def _colours(count: int) -> list[str]:
+def run_colours(count: int) -> list[str]:
     """The baseline in the briefing's baseline grey, the policy in its highlight colour."""
     return [BASELINE_COLOUR, HIGHLIGHT_COLOUR] if count == 2 else [PALETTE[0]]
 
@@ -326,12 +303,12 @@ def chart_labels(metric: str, currency: str) -> tuple[str, str, str]:
     return title.format(currency=currency), axis.format(currency=currency), unit
 
 
-def _chart_book(language: str, *texts: str) -> ChartBook:
+def chart_book(language: str, *texts: str) -> ChartBook:
     """The briefing's chart style with fonts that draw every one of ``texts``."""
     return ChartBook(fonts_for(language, "".join(texts)))
 
 
-def _format_axis(ax: Any, unit: str) -> None:
+def format_axis(ax: Any, unit: str) -> None:
     """At most :data:`TICKS` labelled ticks a axis; vertical ticks as :func:`format_value` shows
     numbers (thousands separators, % for shares)."""
     from matplotlib.ticker import FuncFormatter, MaxNLocator
@@ -348,7 +325,7 @@ def _tick(value: float, unit: str) -> str:
     return format_value(value, unit)
 
 
-def _monthly_figure(rows: int, book: ChartBook) -> tuple[Any, list[Any]]:
+def monthly_figure(rows: int, book: ChartBook) -> tuple[Any, list[Any]]:
     height = 3.0 * rows + 0.4
     with book.style():
         figure = screen_figure(figsize=(11, height))
@@ -379,11 +356,11 @@ def plot_over_time(run: SimulationResult | Comparison, metrics: Sequence[str], p
     names = run_labels(run, policy)
     currency = _runs(run)[0].currency
     labels = [chart_labels(metric, currency) for metric in metrics]
-    book = _chart_book("en", MONTH_AXIS, *names, *(t + a for t, a, _ in labels))
-    figure, axes = _monthly_figure(math.ceil(len(metrics) / 2), book)
+    book = chart_book("en", MONTH_AXIS, *names, *(t + a for t, a, _ in labels))
+    figure, axes = monthly_figure(math.ceil(len(metrics) / 2), book)
     with book.style():
         for ax, metric, (title, axis, unit) in zip(axes, metrics, labels, strict=False):
-            for result, name, colour in zip(_runs(run), names, _colours(len(names)), strict=True):
+            for result, name, colour in zip(_runs(run), names, run_colours(len(names)), strict=True):
                 mean, low, high = monthly_band(result, metric)
                 months = np.arange(len(mean))
                 ax.fill_between(months, low, high, alpha=0.15, color=colour, linewidth=0)
@@ -391,7 +368,7 @@ def plot_over_time(run: SimulationResult | Comparison, metrics: Sequence[str], p
             book.title(ax, title)
             ax.set_xlabel(MONTH_AXIS)
             ax.set_ylabel(axis)
-            _format_axis(ax, unit)
+            format_axis(ax, unit)
         for ax in axes[len(metrics) :]:
             ax.set_visible(False)
         # One legend for every panel (the runs are the same in each): one to lay out, not one a panel.
@@ -434,7 +411,7 @@ def plot_causes(run: SimulationResult | Comparison, words: Callable[[str], str],
         (COMPLAINT_CAUSES, words("chart_causes_complaints"), words("chart_causes_complaints_unit")),
     )
     causes = {cause: words(f"cause_{cause}") for cause in (*CHURN_CAUSES, *COMPLAINT_CAUSES)}
-    book = _chart_book(
+    book = chart_book(
         getattr(words, "language", "en"), *names, *causes.values(), *(t + u for _, t, u in panels)
     )
     with book.style():
@@ -628,239 +605,3 @@ def write_run(run: SimulationResult | Comparison, settings: NotebookRun) -> Path
     }
     write_atomic(folder / RESULT_FILE, lambda p: Path(p).write_text(json.dumps(result, indent=2)))
     return folder
-
-
-@dataclass(frozen=True)
-class Lever:
-    """A policy lever a slider or a switch moves: a key path, its label, and its range.
-
-    ``{currency}`` in the label is the baseline's currency.
-    """
-
-    path: str
-    label: str
-    low: float = 0.0
-    high: float = 1.0
-    step: float = 1.0
-
-
-DEFAULT_LEVERS = (
-    Lever("fees.monthly_fee", "Subscription ({currency} a month)", 15, 40, 0.5),
-    Lever("fees.penalty_fee", "Penalty fee ({currency})", 0, 25, 1),
-    Lever("transparency.pre_deduction_notice_days", "Notice before a deduction (days)", 0, 14, 1),
-    Lever("audits.every_months", "Audit every (months; 0 = never)", 0, 12, 1),
-    Lever(
-        "complaint_handling.capacity_per_1000_customers", "Complaints handled (per 1,000 a month)", 2, 20, 1
-    ),
-    Lever("transparency.itemised_bills", "Itemised bills"),
-)
-
-
-EXPLORER_METRICS = ("active", "net_revenue", "churn_rate", "complaints_per_1000")
-EXPLORER_POLICY = "with these levers"
-#: The rows of the explorer's key numbers.
-KEY_NUMBERS = (
-    "net_revenue",
-    "monthly_churn_rate",
-    "complaints_per_1000",
-    "refunds",
-    "overcharges_owed",
-    "winners_share",
-    "losers_share",
-)
-"""The explorer's name for the baseline with the levers as set, in its legend and table."""
-
-
-class _LiveChart:
-    """The explorer's chart: one figure built once, whose policy lines and bands are updated in
-    place on every redraw (the baseline's are drawn once: it does not change) and rendered to one
-    PNG at screen resolution, in the briefing's chart style."""
-
-    def __init__(self, metrics: Sequence[str], baseline: str, currency: str):
-        self.metrics = tuple(metrics)
-        self.names = {"baseline": baseline, "reform": EXPLORER_POLICY}
-        if baseline == EXPLORER_POLICY:
-            self.names["baseline"] = f"{baseline} (baseline)"
-        self.colours = dict(zip(self.names, _colours(2), strict=True))
-        self.labels = {metric: chart_labels(metric, currency) for metric in self.metrics}
-        texts = [MONTH_AXIS, *self.names.values(), *(t + a for t, a, _ in self.labels.values())]
-        self.book = _chart_book("en", *texts)
-        self.figure, self.axes = _monthly_figure(math.ceil(len(self.metrics) / 2), self.book)
-        for ax in self.axes[len(self.metrics) :]:
-            ax.set_visible(False)
-        self.artists: dict[tuple[str, str], tuple[Any, Any]] = {}
-        self.limits: dict[tuple[str, str], tuple[float, float]] = {}
-        self.baseline: SimulationResult | None = None
-        self.legend: Any = None
-
-    def _draw(self, ax: Any, metric: str, role: str, result: SimulationResult) -> None:
-        mean, low, high = monthly_band(result, metric)
-        months = np.arange(len(mean))
-        if (metric, role) in self.artists and hasattr(self.artists[metric, role][1], "set_data"):
-            line, band = self.artists[metric, role]
-            line.set_data(months, mean)
-            band.set_data(months, low, high)
-        else:
-            if (metric, role) in self.artists:  # matplotlib < 3.10: a band cannot be moved
-                self.artists[metric, role][1].remove()
-            colour = self.colours[role]
-            band = ax.fill_between(months, low, high, alpha=0.15, color=colour, linewidth=0)
-            if (metric, role) in self.artists:
-                line = self.artists[metric, role][0]
-                line.set_data(months, mean)
-            else:
-                (line,) = ax.plot(months, mean, color=colour, linewidth=1.8, label=self.names[role])
-            self.artists[metric, role] = (line, band)
-        values = np.concatenate([mean, low, high])
-        values = values[np.isfinite(values)]
-        self.limits[metric, role] = (values.min(), values.max()) if len(values) else (0.0, 1.0)
-
-    def legend_labels(self) -> list[str]:
-        """The names in the chart's legend, baseline first."""
-        return [text.get_text() for text in self.legend.get_texts()] if self.legend else []
-
-    def update(self, comparison: Comparison) -> bytes:
-        """Redraw for ``comparison`` and return the chart as PNG bytes."""
-        with self.book.style():
-            return self._update(comparison)
-
-    def _update(self, comparison: Comparison) -> bytes:
-        fresh_baseline = comparison.baseline is not self.baseline
-        for ax, metric in zip(self.axes, self.metrics, strict=False):
-            if fresh_baseline:
-                self._draw(ax, metric, "baseline", comparison.baseline)
-            self._draw(ax, metric, "reform", comparison.reform)
-            low = min(self.limits[metric, role][0] for role in ("baseline", "reform"))
-            high = max(self.limits[metric, role][1] for role in ("baseline", "reform"))
-            pad = (high - low) * 0.05 or abs(high) * 0.05 or 1.0
-            ax.set_ylim(low - pad, high + pad)
-            ax.set_xlim(0, max(len(self.artists[metric, "reform"][0].get_xdata()) - 1, 1))
-            if fresh_baseline:
-                title, axis, unit = self.labels[metric]
-                self.book.title(ax, title)
-                ax.set_xlabel(MONTH_AXIS)
-                ax.set_ylabel(axis)
-                _format_axis(ax, unit)
-        if fresh_baseline:
-            if self.legend is not None:
-                self.legend.remove()
-            self.legend = self.figure.legend(
-                *self.axes[0].get_legend_handles_labels(), loc="upper center", ncol=2
-            )
-        self.baseline = comparison.baseline
-        return self.figure._repr_png_()
-
-
-class Explorer:
-    """Re-runs a small paired comparison whenever a lever moves, and redraws its key numbers.
-
-    The baseline is simulated once (:func:`simlib.run.shared.simulate_base`) and every lever setting is
-    compared with that run, so a redraw simulates only the reform; the same seed and draws make
-    neighbouring settings differ by the policy. The chart is one figure updated in place.
-    """
-
-    def __init__(
-        self,
-        baseline: Scenario,
-        levers: Sequence[Lever] = DEFAULT_LEVERS,
-        customers: int = 4096,
-        months: int = 12,
-        replications: int = 4,
-    ):
-        self.baseline = baseline
-        self.levers = tuple(levers)
-        self.size = {
-            "customers": customers,
-            "months": months,
-            "replications": replications,
-            "progress": False,
-        }
-        self.last: Comparison | None = None
-        """The comparison the widgets drew last."""
-        self._shared: Any = None
-        self.chart: _LiveChart | None = None
-        """The chart the widgets update (its ``legend_labels()`` name the two runs)."""
-
-    def run(self, settings: Mapping[str, Any]) -> Comparison:
-        """The comparison of the baseline with the lever settings applied (the numbers of
-        :func:`simlib.compare`; the baseline's run is reused from the first call)."""
-        from simlib.run.shared import compare_with_base, simulate_base
-
-        if self._shared is None:
-            sizes = {k: v for k, v in self.size.items() if k != "progress"}
-            self._shared = simulate_base(self.baseline, RunSettings.resolve(self.baseline, **sizes))
-        changes = {path: value for path, value in settings.items() if value is not None}
-        return compare_with_base(self._shared, self.baseline.with_changes(changes, origin="explorer"))
-
-    def key_numbers(self, comparison: Comparison) -> pd.DataFrame:
-        """The headline paired differences with their 90% intervals, as numbers (the baseline's
-        mean and difference of the shares of winners and losers are NaN: they exist only paired)."""
-        columns = [
-            "baseline_mean",
-            "reform_mean",
-            "difference_mean",
-            "difference_low",
-            "difference_high",
-            "unit",
-        ]
-        return comparison.summary().loc[list(KEY_NUMBERS), columns]
-
-    def key_numbers_table(self, comparison: Comparison) -> pd.DataFrame:
-        """:meth:`key_numbers` as text to read (:func:`comparison_table`): the policy is called
-        "with these levers", no scientific notation, "–" where a number does not exist."""
-        return comparison_table(comparison, KEY_NUMBERS, EXPLORER_POLICY)
-
-    def widgets(self):
-        """Sliders and switches for the levers, wired to re-run and redraw: the key numbers (a
-        table) and the chart (one image, its figure updated in place) are replaced, not rebuilt."""
-        import ipywidgets
-
-        controls = {}
-        currency = self.baseline.simulation.currency
-        for lever in self.levers:
-            current = _value_at(self.baseline, lever.path)
-            label = lever.label.format(currency=currency)
-            if isinstance(current, bool):
-                controls[lever.path] = ipywidgets.Checkbox(
-                    value=current, description=label, style={"description_width": "initial"}
-                )
-            else:
-                controls[lever.path] = ipywidgets.FloatSlider(
-                    value=float(current),
-                    min=lever.low,
-                    max=lever.high,
-                    step=lever.step,
-                    description=label,
-                    continuous_update=False,
-                    # As wide as the label, never cut off; the slider takes the rest of the row.
-                    style={"description_width": "initial"},
-                    layout={"width": "46em"},
-                )
-        numbers = ipywidgets.HTML()
-        image = ipywidgets.Image(format="png")
-        chart = self.chart = _LiveChart(EXPLORER_METRICS, self.baseline.name, currency)
-
-        def redraw(_change: Any = None) -> None:
-            settings = {
-                path: (
-                    int(w.value)
-                    if isinstance(_value_at(self.baseline, path), int) and not isinstance(w.value, bool)
-                    else w.value
-                )
-                for path, w in controls.items()
-            }
-            comparison = self.last = self.run(settings)
-            numbers.value = self.key_numbers_table(comparison).to_html()
-            image.value = chart.update(comparison)
-
-        for control in controls.values():
-            control.observe(redraw, names="value")
-        redraw()
-        return ipywidgets.VBox([*controls.values(), ipywidgets.VBox([numbers, image])])
-
-
-def _value_at(scenario: Scenario, path: str) -> Any:
-    value: Any = scenario.model
-    for part in path.split("."):
-        value = getattr(value, part)
-    return value

@@ -30,13 +30,13 @@ import pandas as pd
 from simlib.analysis.recommend import Candidate, Check, Constraints, Recommendation, recommend
 from simlib.batch.batch import BatchResult
 from simlib.errors import InputError
+from simlib.jupyter.execution import SUCCEEDED
 from simlib.run.intervals import COVERAGE, interval
 from simlib.run.metrics import CHURN_CAUSES, COMPLAINT_CAUSES, COSTS
 from simlib.run.runner import WINNER_LOSER_THRESHOLD
 from simlib.scenario.scenario import Scenario, from_dict
 
 OBJECTIVES = ("npv_net_revenue", "net_revenue")
-SUCCEEDED = "succeeded"
 
 #: Net revenue by kind: what adds to it (+1) and what is taken from it (−1). Their paired
 #: differences sum to the net revenue difference (docs/model.md §5).
