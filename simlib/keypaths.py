@@ -7,6 +7,8 @@ brackets. The one splitter (and joiner) every module uses; free of imports so an
 
 from __future__ import annotations
 
+from typing import Any
+
 
 def split_key_path(key: str) -> list[str]:
     """The parts of a key path: ``"population.segments[premium].churn_alpha"`` gives
@@ -27,3 +29,18 @@ def covers(path: str, other: str) -> bool:
     """Whether ``other`` is ``path`` itself or a key path below it (``fees`` covers
     ``fees.monthly_fee``; ``population.segments`` covers ``population.segments[0].share``)."""
     return other == path or other.startswith(path + ".") or other.startswith(path + "[")
+
+
+def value_at(model: Any, key_path: str) -> Any:
+    """The value at a key path in a (pydantic) scenario model, lists by position
+    (``population.segments[2].share``); None when a list is shorter."""
+    value: Any = model
+    for part in split_key_path(key_path):
+        if isinstance(value, tuple | list):
+            index = int(part)
+            if index >= len(value):
+                return None
+            value = value[index]
+        else:
+            value = getattr(value, part)
+    return value

@@ -26,6 +26,7 @@ from simlib.jupyter.notebook import (
     monthly_figure,
     run_colours,
 )
+from simlib.keypaths import value_at
 from simlib.run.results import Comparison, SimulationResult
 from simlib.run.runner import RunSettings
 from simlib.scenario.scenario import Scenario
@@ -219,7 +220,7 @@ class Explorer:
         controls = {}
         currency = self.baseline.simulation.currency
         for lever in self.levers:
-            current = _value_at(self.baseline, lever.path)
+            current = value_at(self.baseline, lever.path)
             label = lever.label.format(currency=currency)
             if isinstance(current, bool):
                 controls[lever.path] = ipywidgets.Checkbox(
@@ -245,7 +246,7 @@ class Explorer:
             settings = {
                 path: (
                     int(w.value)
-                    if isinstance(_value_at(self.baseline, path), int) and not isinstance(w.value, bool)
+                    if isinstance(value_at(self.baseline, path), int) and not isinstance(w.value, bool)
                     else w.value
                 )
                 for path, w in controls.items()
@@ -258,10 +259,3 @@ class Explorer:
             control.observe(redraw, names="value")
         redraw()
         return ipywidgets.VBox([*controls.values(), ipywidgets.VBox([numbers, image])])
-
-
-def _value_at(scenario: Scenario, path: str) -> Any:
-    value: Any = scenario.model
-    for part in path.split("."):
-        value = getattr(value, part)
-    return value

@@ -31,7 +31,8 @@ from simlib.analysis.recommend import Constraints
 from simlib.batch.batch import MANIFEST, PREVIOUS
 from simlib.errors import InputError
 from simlib.files import write_atomic
-from simlib.report.changes import describe_changes, describe_value, value_at
+from simlib.keypaths import value_at
+from simlib.report.changes import describe_changes, describe_value
 from simlib.report.evidence import OBJECTIVES, Evidence
 from simlib.report.figures import CHARTS, Figures
 from simlib.report.i18n import Messages, catalogue, executor_text, parameter_text, status_text

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from simlib.keypaths import split_key_path
+from simlib.keypaths import split_key_path, value_at
 from simlib.model.distributions import DistributionBase
 from simlib.model.parameters import (
     AdjustmentRule,
@@ -163,21 +163,6 @@ def schema_label(key_path: str) -> str:
             return key_path
         field = model.model_fields[part]
     return (field.description if field is not None else None) or key_path
-
-
-def value_at(model: BaseModel, key_path: str) -> Any:
-    """The value at a key path with list positions (``population.segments[2].share``); None when
-    a list is shorter."""
-    value: Any = model
-    for part in split_key_path(key_path):
-        if isinstance(value, tuple | list):
-            index = int(part)
-            if index >= len(value):
-                return None
-            value = value[index]
-        else:
-            value = getattr(value, part)
-    return value
 
 
 class _Describer:
